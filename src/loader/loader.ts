@@ -1,0 +1,516 @@
+/**
+ * createLoader: the ordered, bounded batch iterator over the worker pool.
+ *
+ * Per epoch: the sampler fixes the order; batches are cut into tasks of a few dozen samples;
+ * at most `prefetch` batches are in the pool or ready ahead of the consumer; workers write
+ * straight into shared batch buffers; batches are handed out strictly in order.
+ */
+import { Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { SampleError, SkipBudgetError, type SampleErrorCode, type SampleFailure } from '../errors.js';
+import type { Dataset } from '../dataset/types.js';
+import { checkDataset, resolveLoaderOptions, type LoaderOptions, type ResolvedOptions } from '../options.js';
+import { batchBytes, makePlan, patchShape, type Plan } from '../pipeline/plan.js';
+import type { BatchResult, Fault, WorkerConfig } from '../pool/messages.js';
+import { WorkerPool } from '../pool/pool.js';
+import { configureSharp } from '../stages/prepare.js';
+import { makeBatch, type Batch } from './batch.js';
+import { openCache, type LoaderCache } from './cache.js';
+import { batchRanges, epochOrder } from './sampler.js';
+
+// The main thread must load sharp (and libvips) before any worker thread does (sharp's docs:
+// otherwise GLib re-registration errors and crashes on worker exit).
+void sharp.versions;
+
+/** Counters of a loader since it was created. Times in milliseconds. */
+export interface LoaderStats {
+  /** Images handed to the consumer. */
+  images: number;
+  batches: number;
+  /** Images per second while an epoch was being iterated (first request to last batch). */
+  imagesPerSecond: number;
+  /** Wall time spent iterating. */
+  elapsedMs: number;
+  /** Read + decode time summed over samples (across threads, so it can exceed elapsed time). */
+  decodeMs: number;
+  /** Calls into the decoder; samples served from a cache do not count. */
+  decodes: number;
+  cacheHits: number;
+  /** Time the consumer spent waiting for the next batch. */
+  consumerWaitMs: number;
+  /** Time the pool sat idle because `prefetch` batches were already waiting for the consumer. */
+  producerWaitMs: number;
+  /** Skipped samples by reason (onError: 'skip'). */
+  skipped: Partial<Record<SampleErrorCode, number>>;
+  skippedTotal: number;
+  /** Every skipped sample: path, code, stage, reason. */
+  skippedFiles: Array<{ path: string; index: number; code: SampleErrorCode; stage: string; reason: string; epoch: number }>;
+  /** Worker threads replaced after a crash, a hang or an error outside a sample. */
+  replacedWorkers: number;
+  /** Worker threads running now. */
+  threads: number;
+  /** Batches decoded ahead of the consumer right now, and the most ever seen. */
+  ahead: number;
+  maxAhead: number;
+  /** Bytes of batch buffers allocated now. */
+  bufferBytes: number;
+}
+
+/** Per-call options of `loader.epoch()` / `loader.stream()`. */
+export interface EpochOptions {
+  signal?: AbortSignal;
+}
+
+/** Internal knobs for tests (fault injection). Not part of the public API. */
+export interface LoaderInternals {
+  faults?: Record<number, Fault>;
+}
+
+interface Slot {
+  images: SharedArrayBuffer;
+  offsets: SharedArrayBuffer;
+}
+
+/**
+ * Loads a dataset as AlexNet-style batches.
+ * @example
+ * const loader = createLoader(await imageFolder('data/train'), { batchSize: 128, mode: 'train', seed: 1 });
+ * for await (const batch of loader.epoch(0)) train(batch.images, batch.labels);
+ * await loader.close();
+ */
+export class Loader implements AsyncIterable<Batch> {
+  readonly dataset: Dataset;
+  readonly options: Readonly<ResolvedOptions>;
+  readonly plan: Readonly<Plan>;
+  #internals: LoaderInternals;
+  #pool: WorkerPool | null = null;
+  #cache: LoaderCache | null = null;
+  #cacheOpening: Promise<LoaderCache | null> | null = null;
+  #closed = false;
+  #activeRuns = new Set<Promise<void>>();
+  #freeRings: Slot[][] = [];
+  #stats: Omit<LoaderStats, 'imagesPerSecond' | 'threads' | 'replacedWorkers' | 'bufferBytes'> = {
+    images: 0, batches: 0, elapsedMs: 0, decodeMs: 0, decodes: 0, cacheHits: 0, consumerWaitMs: 0, producerWaitMs: 0,
+    skipped: {}, skippedTotal: 0, skippedFiles: [], ahead: 0, maxAhead: 0,
+  };
+  #bufferBytes = 0;
+  #replacedWorkers = 0;
+
+  constructor(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}) {
+    this.dataset = checkDataset(dataset);
+    this.options = resolveLoaderOptions(options);
+    this.plan = makePlan(this.options);
+    this.#internals = internals;
+    configureSharp();
+  }
+
+  /** Samples per epoch on this shard. */
+  get size(): number {
+    const { rank, worldSize } = this.options.shard;
+    return Math.max(0, Math.ceil((this.dataset.samples.length - rank) / worldSize));
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    return batchRanges(this.size, this.options.batchSize, this.options.dropLast).length;
+  }
+
+  /** Bytes of one full batch's pixels. */
+  get batchBytes(): number {
+    return batchBytes(this.plan, this.options.batchSize);
+  }
+
+  /**
+   * The batches of one epoch, in the same order every time for the same seed and epoch.
+   * Breaking out of the loop (or aborting) stops scheduling and waits for work in flight.
+   * @throws {SampleError} a sample failed under `onError: 'throw'`
+   * @throws {SkipBudgetError} more than `maxSkipped` samples failed under `onError: 'skip'`
+   */
+  epoch(epoch: number, options: EpochOptions = {}): AsyncIterableIterator<Batch> {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) {
+      throw new RangeError(`Expected integer between 0 and 4294967295 for epoch but received ${String(epoch)} of type ${typeof epoch}`);
+    }
+    return this.#run(epoch, { reuseBuffers: true, signal: options.signal, prefetch: this.options.prefetch });
+  }
+
+  /**
+   * One epoch as a Node `Readable` in object mode, for `stream.pipeline`. Each batch owns its
+   * memory. At most `prefetch` batches are decoded ahead of the consumer, counting the one
+   * the stream holds in its buffer.
+   */
+  stream(epoch: number, options: EpochOptions = {}): Readable {
+    const prefetch = Math.max(1, this.options.prefetch - 1);
+    const iterator = this.#run(epoch, { reuseBuffers: false, signal: options.signal, prefetch });
+    let reading = false;
+    return new Readable({
+      objectMode: true,
+      highWaterMark: 1,
+      read() {
+        if (reading) return;
+        reading = true;
+        iterator.next().then(
+          (result) => {
+            reading = false;
+            this.push(result.done ? null : result.value);
+          },
+          (error: unknown) => {
+            reading = false;
+            this.destroy(error as Error);
+          },
+        );
+      },
+      destroy(error, callback) {
+        iterator.return!(undefined).then(() => callback(error), (closeError: unknown) => callback((error ?? closeError) as Error | null));
+      },
+    });
+  }
+
+  /** Epochs 0, 1, 2, ... without end; break when you have had enough. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Batch> {
+    for (let epoch = 0; ; epoch++) yield* this.epoch(epoch);
+  }
+
+  /**
+   * Fills the prepared-image cache (`cache` option) ahead of training, so even the first epoch
+   * skips the decoder. A no-op without a cache.
+   */
+  async warm(options: EpochOptions = {}): Promise<void> {
+    const cache = await this.#openCache();
+    if (!cache) return;
+    // One pass over every sample, in file order, fills every record; the batches are discarded.
+    for await (const batch of this.#run(0, { reuseBuffers: true, signal: options.signal, prefetch: this.options.prefetch, warm: true })) void batch;
+  }
+
+  /** Counters since the loader was created. */
+  stats(): LoaderStats {
+    const stats = structuredClone(this.#stats);
+    return {
+      ...stats,
+      imagesPerSecond: stats.elapsedMs > 0 ? (stats.images * 1000) / stats.elapsedMs : 0,
+      replacedWorkers: this.#replacedWorkers + (this.#pool?.replacedWorkers ?? 0),
+      threads: this.#pool?.threads ?? 0,
+      bufferBytes: this.#bufferBytes,
+    };
+  }
+
+  /** Waits for running epochs to stop, ends the worker threads and finalises the cache. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#activeRuns]);
+    await this.#closePool();
+    const cache = await this.#cacheOpening?.catch(() => null);
+    await cache?.close();
+    this.#freeRings = [];
+    this.#bufferBytes = 0;
+  }
+
+  /** `await using loader = createLoader(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #closePool(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = null;
+    if (pool) {
+      this.#replacedWorkers += pool.replacedWorkers;
+      await pool.close();
+    }
+  }
+
+  #openCache(): Promise<LoaderCache | null> {
+    this.#cacheOpening ??= this.options.cache === false
+      ? Promise.resolve(null)
+      : openCache(this.dataset, this.options, this.plan).then((cache) => (this.#cache = cache));
+    return this.#cacheOpening;
+  }
+
+  async #ensurePool(): Promise<WorkerPool> {
+    if (this.#pool) return this.#pool;
+    const cache = await this.#openCache();
+    const config: WorkerConfig = {
+      plan: { ...this.plan },
+      prepare: {
+        rescale: this.options.rescale,
+        kernel: this.options.kernel,
+        background: this.options.background,
+        limitInputPixels: this.options.limitInputPixels,
+        failOn: this.options.failOn,
+        sampleTimeout: this.options.sampleTimeout,
+      },
+      formats: this.options.formats,
+      allowMisnamed: this.options.allowMisnamed,
+      maxFileBytes: this.options.maxFileBytes,
+      inFlight: this.options.inFlight,
+      faults: this.#internals.faults ?? {},
+      memoryCache: cache?.memoryHandle ?? null,
+      diskCache: cache?.diskHandle ?? null,
+    };
+    this.#pool = new WorkerPool({ workers: this.options.workers, config, sampleTimeout: this.options.sampleTimeout });
+    return this.#pool;
+  }
+
+  #takeRing(slots: number, reuse: boolean): Slot[] {
+    const ring = reuse ? this.#freeRings.pop() : undefined;
+    if (ring && ring.length === slots) return ring;
+    const fresh: Slot[] = [];
+    for (let i = 0; i < slots; i++) fresh.push(this.#allocateSlot());
+    return fresh;
+  }
+
+  #allocateSlot(): Slot {
+    this.#bufferBytes += this.batchBytes + this.options.batchSize * 24;
+    return { images: new SharedArrayBuffer(this.batchBytes), offsets: new SharedArrayBuffer(this.options.batchSize * 24) };
+  }
+
+  #run(epoch: number, settings: { reuseBuffers: boolean; signal: AbortSignal | undefined; prefetch: number; warm?: boolean }): AsyncIterableIterator<Batch> {
+    if (this.#closed) throw new Error('This loader is closed; create a new one');
+    const signals = [this.options.signal, settings.signal].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    this.#activeRuns.add(done);
+    const generator = this.#generate(epoch, settings, signal);
+    const runs = this.#activeRuns;
+    // Whatever way the iteration ends (done, break, throw, never started), forget it.
+    const wrapped: AsyncIterableIterator<Batch> = {
+      next: (...args) => generator.next(...args).then((result) => {
+        if (result.done) end();
+        return result;
+      }, (error: unknown) => {
+        end();
+        throw error;
+      }),
+      return: (value?: unknown) => generator.return(value as undefined).finally(end),
+      throw: (error?: unknown) => generator.throw(error).finally(end),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    function end(): void {
+      runs.delete(done);
+      finished();
+    }
+    return wrapped;
+  }
+
+  async *#generate(
+    epoch: number,
+    settings: { reuseBuffers: boolean; prefetch: number; warm?: boolean },
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Batch, void, undefined> {
+    signal?.throwIfAborted();
+    const iterationStarted = performance.now();
+    const { options, plan } = this;
+    const samples = this.dataset.samples;
+    const order = epochOrder(samples.length, epoch, { shuffle: settings.warm ? false : options.shuffle, seed: options.seed, shard: settings.warm ? { rank: 0, worldSize: 1 } : options.shard });
+    const ranges = batchRanges(order.length, options.batchSize, settings.warm ? false : options.dropLast);
+    const epochSize = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+    const maxSkipped = options.maxSkipped ?? Math.ceil(epochSize * 0.1);
+    const pool = await this.#ensurePool();
+    const cache = this.#cache;
+    const slotCount = settings.prefetch + 1;
+    const ring = settings.reuseBuffers ? this.#takeRing(slotCount, true) : [];
+    const freeSlots = [...ring];
+    const jobs = new Map<number, { slot: Slot; done: Promise<Array<SampleFailure | null>> }>();
+    const chunkSize = Math.min(64, Math.max(options.inFlight * 2, Math.ceil(options.batchSize / (2 * options.workers))));
+    const epochFailures: SampleError[] = [];
+    let nextToSchedule = 0;
+    let handedOut = 0;
+    let inFlightJobs = 0;
+    let idleSince: number | null = null;
+    const stats = this.#stats;
+
+    const updateAhead = () => {
+      stats.ahead = nextToSchedule - handedOut;
+      stats.maxAhead = Math.max(stats.maxAhead, stats.ahead);
+    };
+    const noteIdle = () => {
+      if (inFlightJobs === 0 && idleSince === null && nextToSchedule < ranges.length) idleSince = performance.now();
+    };
+    const submit = (batchIndex: number, slot: Slot) => {
+      const [start, end] = ranges[batchIndex]!;
+      const knownFailures: Array<SampleFailure | null> = new Array(end - start).fill(null);
+      const tasks: Array<Promise<void>> = [];
+      for (let chunkStart = start; chunkStart < end; chunkStart += chunkSize) {
+        const indices: number[] = [];
+        const paths: string[] = [];
+        const positions: number[] = [];
+        for (let position = chunkStart; position < Math.min(end, chunkStart + chunkSize); position++) {
+          const index = order[position]!;
+          const known = cache?.knownFailure(index);
+          if (known) {
+            knownFailures[position - start] = known;
+            continue;
+          }
+          indices.push(index);
+          paths.push(samples[index]!.path);
+          positions.push(position - start);
+        }
+        if (indices.length === 0) continue;
+        tasks.push(pool.run({ kind: 'batch', epoch, indices, paths, positions, images: slot.images, offsets: slot.offsets }).then((result: BatchResult) => {
+          stats.decodeMs += result.decodeMs;
+          stats.decodes += result.decodes;
+          stats.cacheHits += result.cacheHits;
+          result.failures.forEach((failure, j) => {
+            if (failure) {
+              knownFailures[positions[j]!] = failure;
+              cache?.recordFailure(indices[j]!, failure);
+            }
+          });
+        }));
+      }
+      inFlightJobs++;
+      const done = Promise.all(tasks).then(() => knownFailures).finally(() => {
+        inFlightJobs--;
+        noteIdle();
+      });
+      jobs.set(batchIndex, { slot, done });
+    };
+    const schedule = () => {
+      while (nextToSchedule < ranges.length && nextToSchedule - handedOut < settings.prefetch) {
+        const slot = settings.reuseBuffers ? freeSlots.pop() : this.#allocateSlot();
+        if (!slot) break;
+        if (idleSince !== null) {
+          stats.producerWaitMs += performance.now() - idleSince;
+          idleSince = null;
+        }
+        submit(nextToSchedule++, slot);
+      }
+      updateAhead();
+      noteIdle();
+    };
+
+    let failedWith: unknown = null;
+    let activeSince = iterationStarted;
+    try {
+      for (let batchIndex = 0; batchIndex < ranges.length; batchIndex++) {
+        schedule();
+        const job = jobs.get(batchIndex)!;
+        const waitStarted = performance.now();
+        const failures = await abortable(job.done, signal);
+        stats.consumerWaitMs += performance.now() - waitStarted;
+        jobs.delete(batchIndex);
+        handedOut++;
+        updateAhead();
+        const batch = this.#assemble(epoch, batchIndex, order, ranges[batchIndex]!, job.slot, failures, epochFailures, maxSkipped);
+        stats.images += batch.labels.length;
+        stats.batches++;
+        stats.elapsedMs += performance.now() - activeSince;
+        yield batch;
+        activeSince = performance.now();
+        signal?.throwIfAborted();
+        if (settings.reuseBuffers) freeSlots.push(job.slot);
+      }
+      if (settings.warm || epoch === 0) await cache?.epochComplete(epochSize === samples.length);
+    } catch (error) {
+      failedWith = error;
+      throw error;
+    } finally {
+      // Stop scheduling (nothing below schedules) and wait for work in flight: workers write into
+      // these buffers, which must not be handed to anyone else until they are done.
+      await Promise.allSettled([...jobs.values()].map((job) => job.done));
+      await pool.drain();
+      if (idleSince !== null) stats.producerWaitMs += performance.now() - idleSince;
+      stats.ahead = 0;
+      if (settings.reuseBuffers) this.#freeRings.push(ring);
+      // Under onError 'throw' a bad sample ends the run and the pool with it; the next epoch starts a new one.
+      if (failedWith instanceof SampleError || failedWith instanceof SkipBudgetError) await this.#closePool();
+    }
+  }
+
+  #assemble(
+    epoch: number,
+    batchIndex: number,
+    order: Int32Array,
+    [start, end]: [number, number],
+    slot: Slot,
+    failures: Array<SampleFailure | null>,
+    epochFailures: SampleError[],
+    maxSkipped: number,
+  ): Batch {
+    const { plan, options } = this;
+    const samples = this.dataset.samples;
+    const imageElements = plan.patchesPerImage * plan.elementsPerPatch;
+    const images = plan.dtype === 'float32' ? new Float32Array(slot.images) : new Uint8Array(slot.images);
+    const offsets = new Float32Array(slot.offsets);
+    const kept: number[] = [];
+    const skipped: SampleError[] = [];
+    for (let position = 0; position < end - start; position++) {
+      const failure = failures[position];
+      if (!failure) {
+        kept.push(position);
+        continue;
+      }
+      const index = order[start + position]!;
+      const error = new SampleError(failure, { path: samples[index]!.path, label: samples[index]!.label, index });
+      if (options.onError === 'throw') throw error;
+      skipped.push(error);
+    }
+    if (skipped.length > 0) {
+      const stats = this.#stats;
+      for (const error of skipped) {
+        stats.skipped[error.code] = (stats.skipped[error.code] ?? 0) + 1;
+        stats.skippedTotal++;
+        stats.skippedFiles.push({ path: error.path, index: error.index, code: error.code, stage: error.stage, reason: error.reason, epoch });
+        epochFailures.push(error);
+      }
+      if (epochFailures.length > maxSkipped) throw new SkipBudgetError(maxSkipped, epochFailures);
+      // Close the gaps left by skipped samples so images, labels and indices stay aligned.
+      kept.forEach((position, k) => {
+        if (position === k) return;
+        images.copyWithin(k * imageElements, position * imageElements, (position + 1) * imageElements);
+        offsets.copyWithin(k * 6, position * 6, (position + 1) * 6);
+      });
+    }
+    const count = kept.length;
+    const indices = Int32Array.from(kept, (position) => order[start + position]!);
+    const labels = Int32Array.from(indices, (index) => samples[index]!.label);
+    const patches = count * plan.patchesPerImage;
+    return makeBatch({
+      images: images.subarray(0, patches * plan.elementsPerPatch),
+      labels,
+      indices,
+      shape: [patches, ...patchShape(plan)],
+      patchesPerImage: plan.patchesPerImage,
+      epoch,
+      index: batchIndex,
+      offsets: offsets.subarray(0, count * 6),
+      skipped,
+    });
+  }
+}
+
+/** Resolves with the promise, or rejects with `signal.reason` as soon as the signal aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Creates a loader: validates every option up front (before any thread starts) and returns a
+ * {@link Loader}. Worker threads start with the first epoch.
+ * @throws {TypeError} an option or the dataset has the wrong type (the message names it and the value received)
+ * @throws {RangeError} an option is out of range
+ * @example
+ * const loader = createLoader(train, { batchSize: 128, mode: 'train', seed: 1, workers: 2, prefetch: 4 });
+ */
+export function createLoader(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}): Loader {
+  return new Loader(dataset, options, internals);
+}

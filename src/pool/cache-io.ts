@@ -1,0 +1,105 @@
+/**
+ * Worker side of the prepared-image cache: look a sample up, claim its record, fill it.
+ * Records are fixed-size slots indexed by dataset index; a shared Int32 state per record says
+ * whether it is filled. The main thread owns creation, validation and finalisation (src/loader/cache.ts).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { SampleFailure } from '../errors.js';
+import type { WorkerConfig } from './messages.js';
+
+/** Record states, shared between threads. */
+export const RECORD = { empty: 0, filled: 1, filling: 2, failed: 3 } as const;
+
+/** Outcome of a cache lookup. */
+export type CacheLookup = { kind: 'miss' } | { kind: 'hit'; pixels: Uint8Array } | { kind: 'failed'; failure: SampleFailure };
+
+/** A claim on an empty record: this thread fills it. */
+export interface CacheRecordClaim {
+  index: number;
+}
+
+let dataHandle: Promise<FileHandle> | null = null;
+function dataFile(path: string): Promise<FileHandle> {
+  dataHandle ??= open(path, 'r+');
+  return dataHandle;
+}
+
+function states(config: WorkerConfig): Int32Array | null {
+  const shared = config.memoryCache?.state ?? config.diskCache?.state;
+  return shared ? new Int32Array(shared) : null;
+}
+
+/** Looks a sample up in the configured cache. */
+export async function readCached(config: WorkerConfig, index: number): Promise<CacheLookup> {
+  const state = states(config);
+  if (!state || Atomics.load(state, index) !== RECORD.filled) return { kind: 'miss' };
+  if (config.memoryCache) {
+    const { data, recordBytes } = config.memoryCache;
+    return { kind: 'hit', pixels: new Uint8Array(data, index * recordBytes, recordBytes) };
+  }
+  const disk = config.diskCache!;
+  const handle = await dataFile(disk.dataFile);
+  const buffer = Buffer.allocUnsafe(disk.recordBytes);
+  const { bytesRead } = await handle.read(buffer, 0, disk.recordBytes, index * disk.recordBytes);
+  if (bytesRead !== disk.recordBytes) {
+    return { kind: 'failed', failure: { code: 'IO', stage: 'cache', reason: `cache record ${index} is short (${bytesRead} of ${disk.recordBytes} bytes): ${disk.dataFile}` } };
+  }
+  if (disk.format === 'jpeg') {
+    const length = buffer.readUInt32LE(0);
+    if (length === 0 || length > disk.recordBytes - 4) {
+      return { kind: 'failed', failure: { code: 'IO', stage: 'cache', reason: `cache record ${index} has a bad length ${length}: ${disk.dataFile}` } };
+    }
+    const { data } = await sharp(buffer.subarray(4, 4 + length)).raw().toBuffer({ resolveWithObject: true });
+    return { kind: 'hit', pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  }
+  return { kind: 'hit', pixels: new Uint8Array(buffer.buffer, buffer.byteOffset, disk.recordBytes) };
+}
+
+/** Claims an empty record for filling; null when there is no cache or another thread has it. */
+export function claimCacheRecord(config: WorkerConfig, index: number): CacheRecordClaim | null {
+  const state = states(config);
+  if (!state) return null;
+  return Atomics.compareExchange(state, index, RECORD.empty, RECORD.filling) === RECORD.empty ? { index } : null;
+}
+
+/** Fills a claimed record (or marks it failed), then publishes its state. */
+export async function writeCached(
+  config: WorkerConfig,
+  index: number,
+  _claim: CacheRecordClaim,
+  outcome: { ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure },
+): Promise<void> {
+  const state = states(config)!;
+  if (!outcome.ok) {
+    Atomics.store(state, index, RECORD.failed);
+    return;
+  }
+  try {
+    if (config.memoryCache) {
+      const { data, recordBytes } = config.memoryCache;
+      new Uint8Array(data, index * recordBytes, recordBytes).set(outcome.pixels);
+    } else {
+      const disk = config.diskCache!;
+      const handle = await dataFile(disk.dataFile);
+      let record: Buffer;
+      if (disk.format === 'jpeg') {
+        const side = Math.round(Math.sqrt(outcome.pixels.length / 3));
+        const jpeg = await sharp(outcome.pixels, { raw: { width: side, height: side, channels: 3 } })
+          .jpeg({ quality: disk.quality, chromaSubsampling: '4:4:4' })
+          .toBuffer();
+        if (jpeg.length > disk.recordBytes - 4) throw new Error(`JPEG of ${jpeg.length} bytes does not fit a ${disk.recordBytes}-byte record`);
+        record = Buffer.alloc(4 + jpeg.length);
+        record.writeUInt32LE(jpeg.length, 0);
+        jpeg.copy(record, 4);
+      } else {
+        record = Buffer.from(outcome.pixels.buffer, outcome.pixels.byteOffset, outcome.pixels.length);
+      }
+      await handle.write(record, 0, record.length, index * disk.recordBytes);
+    }
+    Atomics.store(state, index, RECORD.filled);
+  } catch {
+    // A cache that cannot be written must not fail the sample: it was decoded fine.
+    Atomics.store(state, index, RECORD.empty);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The worker pool: piscina with a fixed number of threads, plus what piscina leaves to us.
+ * A task that fails as a whole (a worker that threw outside a sample, exited, or hung past its
+ * watchdog) is retried one sample at a time, so the one sample at fault is attributed and
+ * the others still arrive.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { reasonOf, type SampleFailure } from '../errors.js';
+import type { BatchResult, BatchTask, StatsResult, StatsTask, WorkerConfig } from './messages.js';
+
+/** The compiled worker entry. Under a TypeScript runner (tests) this module is src/, and the worker runs from dist/. */
+function workerFilename(): string {
+  const here = fileURLToPath(import.meta.url);
+  const file = here.endsWith('.ts') ? resolve(dirname(here), '../../dist/pool/worker.js') : resolve(dirname(here), 'worker.js');
+  if (!existsSync(file)) throw new Error(`patchstream worker not found at ${file}: run \`npm run build\` first`);
+  return file;
+}
+
+/** Options of {@link WorkerPool}. */
+export interface PoolOptions {
+  workers: number;
+  config: WorkerConfig;
+  /** Seconds one sample may take before its task is abandoned (the worker is replaced). */
+  sampleTimeout: number;
+}
+
+type AnyTask = BatchTask | StatsTask;
+type ResultOf<T extends AnyTask> = T extends BatchTask ? BatchResult : StatsResult;
+
+/** A fixed-size pool of decoding workers. */
+export class WorkerPool {
+  #piscina: Piscina;
+  #options: PoolOptions;
+  #closed = false;
+  #pending = new Set<Promise<unknown>>();
+  /** Worker threads replaced after a crash, hang or uncaught error. */
+  replacedWorkers = 0;
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    this.#piscina = new Piscina({
+      filename: workerFilename(),
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      // Threads live as long as the pool: starting a thread and loading sharp costs ~100 ms.
+      idleTimeout: Infinity,
+      workerData: options.config,
+      recordTiming: false,
+    });
+    // A thread that dies between tasks is replaced by piscina; the error must not crash the process.
+    this.#piscina.on('error', () => undefined);
+  }
+
+  /** Threads currently running. */
+  get threads(): number {
+    return this.#piscina.threads.length;
+  }
+
+  /** Tasks submitted and not yet settled. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Runs a task. Never rejects for a sample's sake: whole-task failures are retried per
+   * sample and reported as that sample's failure (`WORKER` or `TIMEOUT`).
+   */
+  run<T extends AnyTask>(task: T): Promise<ResultOf<T>> {
+    const promise = this.#runWithRetry(task);
+    this.#pending.add(promise);
+    void promise.finally(() => this.#pending.delete(promise)).catch(() => undefined);
+    return promise;
+  }
+
+  async #runWithRetry<T extends AnyTask>(task: T): Promise<ResultOf<T>> {
+    const whole = await this.#attempt(task);
+    if (whole.ok) return whole.result as ResultOf<T>;
+    if (task.indices.length === 1) return this.#failedResult(task, [whole.failure]) as ResultOf<T>;
+    const parts = await Promise.all(task.indices.map(async (_, j) => {
+      const single = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!], ...('positions' in task ? { positions: [task.positions[j]!] } : {}) } as T;
+      const attempt = await this.#attempt(single);
+      return attempt.ok ? (attempt.result as ResultOf<T>) : (this.#failedResult(single, [attempt.failure]) as ResultOf<T>);
+    }));
+    return mergeResults(task, parts) as ResultOf<T>;
+  }
+
+  async #attempt(task: AnyTask): Promise<{ ok: true; result: BatchResult | StatsResult } | { ok: false; failure: SampleFailure }> {
+    if (this.#closed) return { ok: false, failure: { code: 'WORKER', stage: 'worker', reason: 'the loader was closed' } };
+    const controller = new AbortController();
+    const limitMs = (this.#options.sampleTimeout * Math.ceil(task.indices.length / this.#options.config.inFlight) + 5) * 1000;
+    let timedOut = false;
+    const watchdog = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, limitMs);
+    try {
+      const result = (await this.#piscina.run(task, { signal: controller.signal })) as BatchResult | StatsResult;
+      return { ok: true, result };
+    } catch (error) {
+      if (timedOut) {
+        this.replacedWorkers++;
+        return { ok: false, failure: { code: 'TIMEOUT', stage: 'worker', reason: `no result after ${(limitMs / 1000).toFixed(1)} s; the worker was stopped and replaced` } };
+      }
+      if (!this.#closed) this.replacedWorkers++;
+      return { ok: false, failure: { code: 'WORKER', stage: 'worker', reason: reasonOf(error) } };
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  #failedResult(task: AnyTask, failures: SampleFailure[]): BatchResult | StatsResult {
+    const all = task.indices.map((_, j) => failures[j] ?? failures[0]!);
+    return task.kind === 'batch'
+      ? { failures: all, decodeMs: 0, decodes: 0, cacheHits: 0 }
+      : { failures: all, sums: new Float64Array(task.indices.length * 10) };
+  }
+
+  /** Waits for every submitted task to settle. */
+  async drain(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Waits for running tasks, then ends every thread. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.drain();
+    this.#closed = true;
+    await this.#piscina.destroy();
+  }
+}
+
+function mergeResults(task: AnyTask, parts: Array<BatchResult | StatsResult>): BatchResult | StatsResult {
+  const failures = parts.flatMap((part) => part.failures);
+  if (task.kind === 'stats') {
+    const sums = new Float64Array(task.indices.length * 10);
+    parts.forEach((part, j) => sums.set((part as StatsResult).sums.subarray(0, 10), j * 10));
+    return { failures, sums };
+  }
+  const batchParts = parts as BatchResult[];
+  return {
+    failures,
+    decodeMs: batchParts.reduce((sum, part) => sum + part.decodeMs, 0),
+    decodes: batchParts.reduce((sum, part) => sum + part.decodes, 0),
+    cacheHits: batchParts.reduce((sum, part) => sum + part.cacheHits, 0),
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The worker entry (piscina). A task is a run of samples from one batch: each is read,
+ * sniffed, decoded and prepared by sharp (several in flight: sharp's cost is mostly per call,
+ * so one at a time leaves cores idle), then the fused kernel writes its patches straight into
+ * the batch's SharedArrayBuffer. No pixel data goes back through postMessage.
+ */
+import { workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { reasonOf, type SampleFailure } from '../errors.js';
+import { sampleParams } from '../pipeline/plan.js';
+import { writePatch } from '../stages/fused.js';
+import { configureSharp, prepareImage } from '../stages/prepare.js';
+import { readImageFile } from '../stages/read.js';
+import { checkFormat } from '../stages/sniff.js';
+import { readCached, claimCacheRecord, writeCached, type CacheRecordClaim } from './cache-io.js';
+import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
+
+configureSharp();
+const config = workerData as WorkerConfig;
+const { plan } = config;
+
+/**
+ * Runs `work(i)` for i in [0, count) with at most `limit` running at once. Rejects only after
+ * every lane has stopped: a lane still running after its task settled could write into a batch
+ * buffer that has since been handed to another batch.
+ */
+async function forEachLimited(count: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lanes = Array.from({ length: Math.min(limit, count) }, async () => {
+    while (next < count && !failed) {
+      try {
+        await work(next++);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  });
+  const settled = await Promise.allSettled(lanes);
+  const rejected = settled.find((outcome) => outcome.status === 'rejected');
+  if (rejected) throw (rejected as PromiseRejectedResult).reason;
+}
+
+function injectFault(index: number): Promise<void> | void {
+  const fault = config.faults[index];
+  if (fault === undefined) return;
+  if (fault === 'throw') throw new Error(`injected fault: throw at sample ${index}`);
+  if (fault === 'exit') process.exit(1);
+  return new Promise<void>(() => undefined); // 'hang': never settles
+}
+
+/** The prepared `rescale x rescale x 3` image of a sample: from a cache if there, else decoded. */
+async function prepared(index: number, path: string): Promise<
+  { ok: true; pixels: Uint8Array; decoded: boolean; ms: number } | { ok: false; failure: SampleFailure; decoded: boolean; ms: number }
+> {
+  const started = performance.now();
+  const cached = await readCached(config, index);
+  if (cached.kind === 'hit') return { ok: true, pixels: cached.pixels, decoded: false, ms: performance.now() - started };
+  if (cached.kind === 'failed') return { ok: false, failure: cached.failure, decoded: false, ms: performance.now() - started };
+  const claim: CacheRecordClaim | null = claimCacheRecord(config, index);
+  const read = await readImageFile(path, config.maxFileBytes);
+  let outcome: { ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure };
+  if (!read.ok) {
+    outcome = read;
+  } else {
+    const format = checkFormat(path, read.bytes, config.formats, config.allowMisnamed);
+    if (!format.ok) {
+      outcome = format;
+    } else {
+      const result = await prepareImage(read.bytes, config.prepare);
+      outcome = result.ok ? { ok: true, pixels: result.image.data } : result;
+    }
+  }
+  if (claim) await writeCached(config, index, claim, outcome);
+  const ms = performance.now() - started;
+  return outcome.ok ? { ...outcome, decoded: true, ms } : { ...outcome, decoded: true, ms };
+}
+
+async function runBatch(task: BatchTask): Promise<BatchResult> {
+  const images = plan.dtype === 'float32' ? new Float32Array(task.images) : new Uint8Array(task.images);
+  const offsets = new Float32Array(task.offsets);
+  const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
+  let decodeMs = 0;
+  let decodes = 0;
+  let cacheHits = 0;
+  await forEachLimited(task.indices.length, config.inFlight, async (j) => {
+    const index = task.indices[j]!;
+    const position = task.positions[j]!;
+    await injectFault(index);
+    const source = await prepared(index, task.paths[j]!);
+    decodeMs += source.ms;
+    if (source.decoded) decodes++;
+    else cacheHits++;
+    if (!source.ok) {
+      failures[j] = source.failure;
+      return;
+    }
+    try {
+      const params = sampleParams(plan, task.epoch, index);
+      const firstPatch = position * plan.patchesPerImage;
+      for (let p = 0; p < params.patches.length; p++) {
+        writePatch(source.pixels, plan.rescale, params.patches[p]!, plan.crop, params.affine, images, (firstPatch + p) * plan.elementsPerPatch, plan.layout);
+      }
+      offsets.set([...params.affine.scale, ...params.affine.bias], position * 6);
+    } catch (error) {
+      failures[j] = { code: 'DECODE', stage: 'augment', reason: reasonOf(error) };
+    }
+  });
+  return { failures, decodeMs, decodes, cacheHits };
+}
+
+async function runStats(task: StatsTask): Promise<StatsResult> {
+  const sums = new Float64Array(task.indices.length * 10);
+  const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
+  await forEachLimited(task.indices.length, config.inFlight, async (j) => {
+    const source = await prepared(task.indices[j]!, task.paths[j]!);
+    if (!source.ok) {
+      failures[j] = source.failure;
+      return;
+    }
+    const pixels = source.pixels;
+    let r = 0, g = 0, b = 0, rr = 0, gg = 0, bb = 0, rg = 0, rb = 0, gb = 0;
+    for (let i = 0; i < pixels.length; i += 3) {
+      const red = pixels[i]!, green = pixels[i + 1]!, blue = pixels[i + 2]!;
+      r += red; g += green; b += blue;
+      rr += red * red; gg += green * green; bb += blue * blue;
+      rg += red * green; rb += red * blue; gb += green * blue;
+    }
+    sums.set([r, g, b, rr, gg, bb, rg, rb, gb, pixels.length / 3], j * 10);
+  });
+  return { failures, sums };
+}
+
+/** piscina calls this for every task. */
+export default async function run(task: Task): Promise<BatchResult | StatsResult> {
+  return task.kind === 'batch' ? runBatch(task) : runStats(task);
+}

@@ -1,0 +1,95 @@
+/**
+ * Stage `prepare` (deterministic, no random draws): decode, apply the EXIF orientation,
+ * make 3-channel sRGB, rescale the shorter side to `rescale` and keep the centre
+ * `rescale x rescale` square, as raw uint8 RGB. One sharp call per image: sharp's cost is
+ * mostly per call (../shared/notes/performance.md), and libvips shrinks JPEGs on load.
+ */
+import sharp from 'sharp';
+import type { SampleFailure } from '../errors.js';
+import type { FailOn, ImageFormat, ResizeKernel } from '../options.js';
+import type { RawImage } from './image.js';
+
+/** libvips loaders patchstream allows, by format (Buffer loaders: we always decode from memory). */
+const LOADERS: Record<ImageFormat, string> = {
+  jpeg: 'VipsForeignLoadJpegBuffer',
+  png: 'VipsForeignLoadPngBuffer',
+  webp: 'VipsForeignLoadWebpBuffer',
+  gif: 'VipsForeignLoadNsgifBuffer',
+  tiff: 'VipsForeignLoadTiffBuffer',
+};
+
+let configured = false;
+
+/**
+ * Sets sharp up the way a data loader needs it, once per thread: one libvips thread per image
+ * (parallelism comes from the pool, not from libvips), no operation cache (every file is read
+ * once per epoch), and every loader blocked except JPEG/PNG/WebP/GIF/TIFF, so SVG, PDF and
+ * friends can never be reached whatever a file's bytes say. Blocking is process-wide in libvips.
+ */
+export function configureSharp(): void {
+  if (configured) return;
+  configured = true;
+  sharp.concurrency(1);
+  sharp.cache(false);
+  sharp.block({ operation: ['VipsForeignLoad'] });
+  sharp.unblock({ operation: Object.values(LOADERS) });
+}
+
+/** Settings of the prepare stage. */
+export interface PrepareSettings {
+  rescale: number;
+  kernel: ResizeKernel;
+  background: readonly [number, number, number];
+  limitInputPixels: number;
+  failOn: FailOn;
+  /** Seconds. */
+  sampleTimeout: number;
+}
+
+/** Outcome of prepare: a `rescale x rescale x 3` uint8 image, or why not. */
+export type PrepareResult = { ok: true; image: RawImage<Uint8Array> } | { ok: false; failure: SampleFailure };
+
+/**
+ * Decodes and prepares one image.
+ * Inputs smaller than `rescale` are upscaled; any aspect ratio gives exactly
+ * `rescale x rescale` (libvips computes only the kept square, so a 1 x 5000 line costs little).
+ */
+export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings): Promise<PrepareResult> {
+  const { rescale } = settings;
+  try {
+    const { data, info } = await sharp(bytes, {
+      limitInputPixels: settings.limitInputPixels,
+      failOn: settings.failOn,
+      sequentialRead: true,
+      pages: 1,
+      page: 0,
+    })
+      .autoOrient()
+      .flatten({ background: { r: settings.background[0], g: settings.background[1], b: settings.background[2] } })
+      .resize(rescale, rescale, { fit: 'cover', position: 'centre', kernel: settings.kernel })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .timeout({ seconds: Math.max(1, Math.ceil(settings.sampleTimeout)) })
+      .toBuffer({ resolveWithObject: true });
+    if (info.width !== rescale || info.height !== rescale || info.channels !== 3) {
+      return { ok: false, failure: { code: 'DECODE', stage: 'decode', reason: `decoder produced ${info.width}x${info.height}x${info.channels}, expected ${rescale}x${rescale}x3` } };
+    }
+    return { ok: true, image: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: rescale, height: rescale, channels: 3 } };
+  } catch (error) {
+    const failure = decodeFailure(error);
+    if (failure.code === 'PIXEL_LIMIT') failure.reason += ` (limitInputPixels is ${settings.limitInputPixels})`;
+    if (failure.code === 'TIMEOUT') failure.reason += ` (sampleTimeout is ${settings.sampleTimeout} s)`;
+    return { ok: false, failure };
+  }
+}
+
+/** Maps sharp's error messages onto patchstream's codes. */
+export function decodeFailure(error: unknown): SampleFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = message.replace(/^Input (buffer|file) (has corrupt header|contains unsupported image format): ?/i, (match) => match.trimEnd()).split('\n')[0] ?? message;
+  if (/exceeds pixel limit/i.test(message)) return { code: 'PIXEL_LIMIT', stage: 'decode', reason };
+  if (/timeout/i.test(message)) return { code: 'TIMEOUT', stage: 'decode', reason };
+  if (/unsupported image format/i.test(message)) return { code: 'UNSUPPORTED', stage: 'decode', reason };
+  return { code: 'DECODE', stage: 'decode', reason };
+}
