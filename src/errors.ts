@@ -82,7 +82,7 @@ export interface DatasetProblem {
 /**
  * A dataset could not be listed. `problems` holds every problem found, not just the first,
  * so a list file with ten bad lines reports all ten.
- * Codes: `EMPTY_DATASET`, `EMPTY_CLASS`, `BAD_LIST`, `NOT_FOUND`, `CLASS_MISMATCH`.
+ * Codes: `EMPTY_DATASET`, `EMPTY_CLASS`, `BAD_LIST`, `NOT_FOUND`, `TOO_LARGE`, `CLASS_MISMATCH`.
  */
 export class DatasetError extends PatchstreamError {
   readonly problems: DatasetProblem[];

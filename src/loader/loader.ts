@@ -230,24 +230,7 @@ export class Loader implements AsyncIterable<Batch> {
   async #ensurePool(): Promise<WorkerPool> {
     if (this.#pool) return this.#pool;
     const cache = await this.#openCache();
-    const config: WorkerConfig = {
-      plan: { ...this.plan },
-      prepare: {
-        rescale: this.options.rescale,
-        kernel: this.options.kernel,
-        background: this.options.background,
-        limitInputPixels: this.options.limitInputPixels,
-        failOn: this.options.failOn,
-        sampleTimeout: this.options.sampleTimeout,
-      },
-      formats: this.options.formats,
-      allowMisnamed: this.options.allowMisnamed,
-      maxFileBytes: this.options.maxFileBytes,
-      inFlight: this.options.inFlight,
-      faults: this.#internals.faults ?? {},
-      memoryCache: cache?.memoryHandle ?? null,
-      diskCache: cache?.diskHandle ?? null,
-    };
+    const config = workerConfig(this.options, this.plan, cache, this.#internals.faults);
     this.#pool = new WorkerPool({ workers: this.options.workers, config, sampleTimeout: this.options.sampleTimeout });
     return this.#pool;
   }
@@ -481,6 +464,28 @@ export class Loader implements AsyncIterable<Batch> {
       skipped,
     });
   }
+}
+
+/** What every worker of a loader's pool is told once. */
+export function workerConfig(options: ResolvedOptions, plan: Plan, cache: LoaderCache | null, faults: Record<number, Fault> = {}): WorkerConfig {
+  return {
+    plan: { ...plan },
+    prepare: {
+      rescale: options.rescale,
+      kernel: options.kernel,
+      background: options.background,
+      limitInputPixels: options.limitInputPixels,
+      failOn: options.failOn,
+      sampleTimeout: options.sampleTimeout,
+    },
+    formats: options.formats,
+    allowMisnamed: options.allowMisnamed,
+    maxFileBytes: options.maxFileBytes,
+    inFlight: options.inFlight,
+    faults,
+    memoryCache: cache?.memoryHandle ?? null,
+    diskCache: cache?.diskHandle ?? null,
+  };
 }
 
 /** Resolves with the promise, or rejects with `signal.reason` as soon as the signal aborts. */

@@ -53,6 +53,8 @@ export interface BatchTask {
   images: SharedArrayBuffer;
   /** Float32 per image position: scale R, G, B, bias R, G, B. */
   offsets: SharedArrayBuffer;
+  /** Set by the pool: Int32 [started, samples finished], for the hang watchdog. */
+  progress?: SharedArrayBuffer;
 }
 
 /** Per-image colour sums for {@link fitColourStats}. */
@@ -60,6 +62,7 @@ export interface StatsTask {
   kind: 'stats';
   indices: number[];
   paths: string[];
+  progress?: SharedArrayBuffer;
 }
 
 /** Any task. */

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { reasonOf, type SampleFailure } from '../errors.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, WorkerConfig } from './messages.js';
@@ -89,25 +90,41 @@ export class WorkerPool {
 
   async #attempt(task: AnyTask): Promise<{ ok: true; result: BatchResult | StatsResult } | { ok: false; failure: SampleFailure }> {
     if (this.#closed) return { ok: false, failure: { code: 'WORKER', stage: 'worker', reason: 'the loader was closed' } };
+    // The watchdog looks at progress, not at the clock since submission: a task may wait in
+    // the queue behind others. The worker marks when it starts and counts finished samples.
+    const progress = new Int32Array(new SharedArrayBuffer(8));
     const controller = new AbortController();
-    const limitMs = (this.#options.sampleTimeout * Math.ceil(task.indices.length / this.#options.config.inFlight) + 5) * 1000;
+    const periodMs = (Math.ceil(this.#options.sampleTimeout) + 2) * 1000;
+    let lastSeen = -1;
+    let lastChange = 0;
     let timedOut = false;
-    const watchdog = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, limitMs);
+    let watchdog: NodeJS.Timeout;
+    const check = () => {
+      const now = performance.now();
+      const finished = Atomics.load(progress, 1);
+      if (Atomics.load(progress, 0) !== 1 || finished !== lastSeen) {
+        lastSeen = finished;
+        lastChange = now;
+      } else if (now - lastChange >= periodMs) {
+        timedOut = true;
+        controller.abort();
+        return;
+      }
+      watchdog = setTimeout(check, periodMs / 4);
+    };
+    watchdog = setTimeout(check, periodMs / 4);
     try {
-      const result = (await this.#piscina.run(task, { signal: controller.signal })) as BatchResult | StatsResult;
+      const result = (await this.#piscina.run({ ...task, progress: progress.buffer }, { signal: controller.signal })) as BatchResult | StatsResult;
       return { ok: true, result };
     } catch (error) {
       if (timedOut) {
         this.replacedWorkers++;
-        return { ok: false, failure: { code: 'TIMEOUT', stage: 'worker', reason: `no result after ${(limitMs / 1000).toFixed(1)} s; the worker was stopped and replaced` } };
+        return { ok: false, failure: { code: 'TIMEOUT', stage: 'worker', reason: `no sample finished for ${(periodMs / 1000).toFixed(0)} s; the worker was stopped and replaced` } };
       }
       if (!this.#closed) this.replacedWorkers++;
       return { ok: false, failure: { code: 'WORKER', stage: 'worker', reason: reasonOf(error) } };
     } finally {
-      clearTimeout(watchdog);
+      clearTimeout(watchdog!);
     }
   }
 

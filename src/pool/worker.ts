@@ -77,7 +77,15 @@ async function prepared(index: number, path: string): Promise<
   return outcome.ok ? { ...outcome, decoded: true, ms } : { ...outcome, decoded: true, ms };
 }
 
+function progressOf(task: Task): Int32Array | null {
+  if (!task.progress) return null;
+  const progress = new Int32Array(task.progress);
+  Atomics.store(progress, 0, 1);
+  return progress;
+}
+
 async function runBatch(task: BatchTask): Promise<BatchResult> {
+  const progress = progressOf(task);
   const images = plan.dtype === 'float32' ? new Float32Array(task.images) : new Uint8Array(task.images);
   const offsets = new Float32Array(task.offsets);
   const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
@@ -89,6 +97,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
     const position = task.positions[j]!;
     await injectFault(index);
     const source = await prepared(index, task.paths[j]!);
+    if (progress) Atomics.add(progress, 1, 1);
     decodeMs += source.ms;
     if (source.decoded) decodes++;
     else cacheHits++;
@@ -111,10 +120,12 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
 }
 
 async function runStats(task: StatsTask): Promise<StatsResult> {
+  const progress = progressOf(task);
   const sums = new Float64Array(task.indices.length * 10);
   const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
     const source = await prepared(task.indices[j]!, task.paths[j]!);
+    if (progress) Atomics.add(progress, 1, 1);
     if (!source.ok) {
       failures[j] = source.failure;
       return;

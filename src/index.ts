@@ -1,0 +1,27 @@
+/**
+ * patchstream: AlexNet-style streaming data augmentation for Node.js.
+ * Public API: explicit named re-exports, nothing else.
+ */
+export { imageFolder, DEFAULT_IMAGE_EXTENSIONS } from './dataset/image-folder.js';
+export type { ImageFolderOptions, ImageFolderDataset } from './dataset/image-folder.js';
+export { listFile } from './dataset/list-file.js';
+export type { ListFileOptions, ListFileDataset } from './dataset/list-file.js';
+export type { Dataset, Sample } from './dataset/types.js';
+
+export { createLoader, Loader } from './loader/loader.js';
+export type { LoaderStats, EpochOptions } from './loader/loader.js';
+export type { Batch } from './loader/batch.js';
+export { LOADER_DEFAULTS } from './options.js';
+export type { LoaderOptions, Mode, DType, Layout, ImageFormat, ResizeKernel, FailOn, CacheOption } from './options.js';
+
+export { fitColourStats } from './colour-stats.js';
+export type { ColourStatsOptions, FittedColourStats } from './colour-stats.js';
+export { IMAGENET_COLOUR_STATS, lightingShift } from './colour.js';
+export type { ColourStats, Normalization } from './colour.js';
+
+export { sampleParams, tenCropPatches } from './pipeline/plan.js';
+export type { SampleParams } from './pipeline/plan.js';
+
+export { PatchstreamError, SampleError, DatasetError, SkipBudgetError, StoreError } from './errors.js';
+export type { SampleErrorCode, SampleStage, DatasetProblem } from './errors.js';
+export { PACKAGE_VERSION } from './version.js';
