@@ -1,0 +1,65 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/eval/evaluate.js';
+import { coordinatePng, temporaryFolder } from '../helpers.js';
+
+const folder = temporaryFolder();
+let path: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  mkdirSync(folder.dir, { recursive: true });
+  path = join(folder.dir, 'coords.png');
+  await coordinatePng(path, 32, 8); // pixel (x, y) = [8x, 8y, 50]
+});
+afterAll(() => folder.remove());
+
+/** Which of the ten patches a 16x16 patch of the coordinate image is: 'x,y' of its top-left source pixel, plus 'm' if mirrored. */
+function identify(values: Float32Array, offset: number): string {
+  const first = Math.round((values[offset]! * 255) / 8);
+  const second = Math.round((values[offset + 3]! * 255) / 8);
+  const y = Math.round((values[offset + 1]! * 255) / 8);
+  return second < first ? `${first - 15},${y}m` : `${first},${y}`;
+}
+
+const ORDER = ['0,0', '16,0', '0,16', '16,16', '8,8', '0,0m', '16,0m', '0,16m', '16,16m', '8,8m'];
+
+// Per patch, logits over 3 classes. Six patches mildly prefer class 0, four strongly prefer class 1:
+// a vote over patches says 0, the average of softmax probabilities says 1.
+const MILD_0 = [Math.log(0.4), Math.log(0.35), Math.log(0.25)];
+const STRONG_1 = [Math.log(0.025), Math.log(0.95), Math.log(0.025)];
+const LOGITS: Record<string, number[]> = Object.fromEntries(ORDER.map((id, i) => [id, [1, 3, 6, 8].includes(i) ? STRONG_1 : MILD_0]));
+
+describe('evaluate()', () => {
+  it('evaluate() - ten-crop sees the four corners, the centre and their mirrors, in order, and averages probabilities', async () => {
+    const seen: string[] = [];
+    const stub = (x: tf.Tensor4D) => {
+      const values = x.dataSync() as Float32Array;
+      const perPatch = 16 * 16 * 3;
+      const rows: number[][] = [];
+      for (let patch = 0; patch < x.shape[0]; patch++) {
+        const id = identify(values, patch * perPatch);
+        seen.push(id);
+        rows.push(LOGITS[id] ?? [0, 0, 100]);
+      }
+      return tf.tensor2d(rows);
+    };
+    const dataset = { samples: [{ path, label: 1 }, { path, label: 0 }], classes: ['a', 'b', 'c'] };
+    const before = tf.memory().numTensors;
+    const tenCrop = await evaluate(stub, dataset, { mode: 'ten-crop', rescale: 32, crop: 16, normalize: false, batchSize: 2, workers: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(seen).toEqual([...ORDER, ...ORDER]);
+    // Averaged probabilities pick class 1: image 0 (label 1) is right, image 1 (label 0) is wrong.
+    expect(tenCrop.images).toBe(2);
+    expect(tenCrop.top1Error).toBe(0.5);
+    expect(tenCrop.confusion).toEqual([[0, 1, 0], [0, 1, 0], [0, 0, 0]]);
+    expect(tenCrop.top5Error).toBe(0);
+
+    seen.length = 0;
+    const centre = await evaluate(stub, dataset, { mode: 'centre', rescale: 32, crop: 16, normalize: false, batchSize: 2, workers: 1 });
+    expect(seen).toEqual(['8,8', '8,8']);
+    expect(centre.top1Error).toBe(0.5);
+    expect(centre.confusion).toEqual([[1, 0, 0], [1, 0, 0], [0, 0, 0]]);
+  });
+});
