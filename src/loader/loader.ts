@@ -60,11 +60,28 @@ export interface LoaderStats {
 /** Per-call options of `loader.epoch()` / `loader.stream()`. */
 export interface EpochOptions {
   signal?: AbortSignal;
+  /** Start at this batch of the epoch (resuming mid-epoch): earlier batches are not decoded. @default 0 */
+  startBatch?: number;
 }
 
 /** Internal knobs for tests (fault injection). Not part of the public API. */
 export interface LoaderInternals {
   faults?: Record<number, Fault>;
+}
+
+interface RunSettings {
+  reuseBuffers: boolean;
+  prefetch: number;
+  warm?: boolean;
+  startBatch?: number;
+}
+
+function checkStartBatch(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new RangeError(`Expected non-negative integer for options.startBatch but received ${String(value)} of type ${typeof value}`);
+  }
+  return value;
 }
 
 interface Slot {
@@ -131,7 +148,7 @@ export class Loader implements AsyncIterable<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) {
       throw new RangeError(`Expected integer between 0 and 4294967295 for epoch but received ${String(epoch)} of type ${typeof epoch}`);
     }
-    return this.#run(epoch, { reuseBuffers: true, signal: options.signal, prefetch: this.options.prefetch });
+    return this.#run(epoch, { reuseBuffers: true, signal: options.signal, prefetch: this.options.prefetch, startBatch: checkStartBatch(options.startBatch) });
   }
 
   /**
@@ -141,7 +158,7 @@ export class Loader implements AsyncIterable<Batch> {
    */
   stream(epoch: number, options: EpochOptions = {}): Readable {
     const prefetch = Math.max(1, this.options.prefetch - 1);
-    const iterator = this.#run(epoch, { reuseBuffers: false, signal: options.signal, prefetch });
+    const iterator = this.#run(epoch, { reuseBuffers: false, signal: options.signal, prefetch, startBatch: checkStartBatch(options.startBatch) });
     let reading = false;
     return new Readable({
       objectMode: true,
@@ -248,7 +265,7 @@ export class Loader implements AsyncIterable<Batch> {
     return { images: new SharedArrayBuffer(this.batchBytes), offsets: new SharedArrayBuffer(this.options.batchSize * 24) };
   }
 
-  #run(epoch: number, settings: { reuseBuffers: boolean; signal: AbortSignal | undefined; prefetch: number; warm?: boolean }): AsyncIterableIterator<Batch> {
+  #run(epoch: number, settings: RunSettings & { signal: AbortSignal | undefined }): AsyncIterableIterator<Batch> {
     if (this.#closed) throw new Error('This loader is closed; create a new one');
     const signals = [this.options.signal, settings.signal].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
@@ -281,7 +298,7 @@ export class Loader implements AsyncIterable<Batch> {
 
   async *#generate(
     epoch: number,
-    settings: { reuseBuffers: boolean; prefetch: number; warm?: boolean },
+    settings: RunSettings,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<Batch, void, undefined> {
     signal?.throwIfAborted();
@@ -300,8 +317,9 @@ export class Loader implements AsyncIterable<Batch> {
     const jobs = new Map<number, { slot: Slot; done: Promise<Array<SampleFailure | null>> }>();
     const chunkSize = Math.min(64, Math.max(options.inFlight * 2, Math.ceil(options.batchSize / (2 * options.workers))));
     const epochFailures: SampleError[] = [];
-    let nextToSchedule = 0;
-    let handedOut = 0;
+    const startBatch = Math.min(settings.startBatch ?? 0, ranges.length);
+    let nextToSchedule = startBatch;
+    let handedOut = startBatch;
     let inFlightJobs = 0;
     let idleSince: number | null = null;
     const stats = this.#stats;
@@ -369,7 +387,7 @@ export class Loader implements AsyncIterable<Batch> {
     let failedWith: unknown = null;
     let activeSince = iterationStarted;
     try {
-      for (let batchIndex = 0; batchIndex < ranges.length; batchIndex++) {
+      for (let batchIndex = startBatch; batchIndex < ranges.length; batchIndex++) {
         schedule();
         const job = jobs.get(batchIndex)!;
         const waitStarted = performance.now();
@@ -387,7 +405,7 @@ export class Loader implements AsyncIterable<Batch> {
         signal?.throwIfAborted();
         if (settings.reuseBuffers) freeSlots.push(job.slot);
       }
-      if (settings.warm || epoch === 0) await cache?.epochComplete(epochSize === samples.length);
+      if (startBatch === 0) await cache?.epochComplete(epochSize === samples.length);
     } catch (error) {
       failedWith = error;
       throw error;
