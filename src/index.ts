@@ -20,6 +20,9 @@ export { IMAGENET_COLOUR_STATS, lightingShift } from './colour.js';
 export type { ColourStats, Normalization } from './colour.js';
 
 export { sampleParams, tenCropPatches } from './pipeline/plan.js';
+export { evaluate } from './eval/evaluate.js';
+export type { EvaluateOptions, EvaluationResult, Classifier } from './eval/evaluate.js';
+export { contactSheet, contactSheetLayout } from './preview/contact-sheet.js';
 export type { SampleParams } from './pipeline/plan.js';
 
 export { PatchstreamError, SampleError, DatasetError, SkipBudgetError, StoreError } from './errors.js';

@@ -7,6 +7,7 @@ import { PACKAGE_VERSION } from '../version.js';
 import { registerBench } from './bench.js';
 import { registerPrepare } from './prepare.js';
 import { registerStats } from './stats.js';
+import { registerPreview } from './preview.js';
 import { EXIT, exitCodeOf, formatError } from './output.js';
 
 /** Builds the program (exported for tests). */
@@ -28,6 +29,7 @@ Examples:
   registerBench(program);
   registerStats(program);
   registerPrepare(program);
+  registerPreview(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

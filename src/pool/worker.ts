@@ -9,9 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { reasonOf, type SampleFailure } from '../errors.js';
 import { sampleParams } from '../pipeline/plan.js';
 import { writePatch } from '../stages/fused.js';
-import { configureSharp, prepareImage } from '../stages/prepare.js';
-import { readImageFile } from '../stages/read.js';
-import { checkFormat } from '../stages/sniff.js';
+import { decodeFile } from '../stages/decode.js';
+import { configureSharp } from '../stages/prepare.js';
 import { readCached, claimCacheRecord, writeCached, type CacheRecordClaim } from './cache-io.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
 
@@ -59,19 +58,8 @@ async function prepared(index: number, path: string): Promise<
   if (cached.kind === 'hit') return { ok: true, pixels: cached.pixels, decoded: false, ms: performance.now() - started };
   if (cached.kind === 'failed') return { ok: false, failure: cached.failure, decoded: false, ms: performance.now() - started };
   const claim: CacheRecordClaim | null = claimCacheRecord(config, index);
-  const read = await readImageFile(path, config.maxFileBytes);
-  let outcome: { ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure };
-  if (!read.ok) {
-    outcome = read;
-  } else {
-    const format = checkFormat(path, read.bytes, config.formats, config.allowMisnamed);
-    if (!format.ok) {
-      outcome = format;
-    } else {
-      const result = await prepareImage(read.bytes, config.prepare);
-      outcome = result.ok ? { ok: true, pixels: result.image.data } : result;
-    }
-  }
+  const result = await decodeFile(path, { ...config.prepare, formats: config.formats, allowMisnamed: config.allowMisnamed, maxFileBytes: config.maxFileBytes });
+  const outcome: { ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure } = result.ok ? { ok: true, pixels: result.image.data } : result;
   if (claim) await writeCached(config, index, claim, outcome);
   const ms = performance.now() - started;
   return outcome.ok ? { ...outcome, decoded: true, ms } : { ...outcome, decoded: true, ms };
