@@ -23,6 +23,7 @@ export { sampleParams, tenCropPatches } from './pipeline/plan.js';
 export { evaluate } from './eval/evaluate.js';
 export type { EvaluateOptions, EvaluationResult, Classifier } from './eval/evaluate.js';
 export { contactSheet, contactSheetLayout } from './preview/contact-sheet.js';
+export type { ContactSheet, ContactSheetOptions, ContactSheetLayout, ContactSheetSource } from './preview/contact-sheet.js';
 export type { SampleParams } from './pipeline/plan.js';
 
 export { PatchstreamError, SampleError, DatasetError, SkipBudgetError, StoreError } from './errors.js';
