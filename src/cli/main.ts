@@ -7,6 +7,8 @@ import { PACKAGE_VERSION } from '../version.js';
 import { registerBench } from './bench.js';
 import { registerPrepare } from './prepare.js';
 import { registerStats } from './stats.js';
+import { registerTrain } from './train.js';
+import { registerEval } from './eval.js';
 import { registerPreview } from './preview.js';
 import { EXIT, exitCodeOf, formatError } from './output.js';
 
@@ -26,6 +28,8 @@ Examples:
   $ patchstream bench .bench-data/imagenet-like --json
   $ patchstream stats data/train --out stats.json
   $ patchstream preview data/train --out grid.png`);
+  registerTrain(program);
+  registerEval(program);
   registerBench(program);
   registerStats(program);
   registerPrepare(program);
