@@ -11,6 +11,8 @@ export type { Dataset, Sample } from './dataset/types.js';
 export { createLoader, Loader } from './loader/loader.js';
 export type { LoaderStats, EpochOptions } from './loader/loader.js';
 export type { Batch } from './loader/batch.js';
+export { toTfDataset } from './loader/tf-dataset.js';
+export type { TfDatasetOptions, TensorBatch } from './loader/tf-dataset.js';
 export { LOADER_DEFAULTS } from './options.js';
 export type { LoaderOptions, Mode, DType, Layout, ImageFormat, ResizeKernel, FailOn, CacheOption } from './options.js';
 
@@ -26,6 +28,15 @@ export { contactSheet, contactSheetLayout } from './preview/contact-sheet.js';
 export type { ContactSheet, ContactSheetOptions, ContactSheetLayout, ContactSheetSource } from './preview/contact-sheet.js';
 export type { SampleParams } from './pipeline/plan.js';
 
+export { train } from './train/trainer.js';
+export type { TrainOptions, TrainResult, StepInfo, EpochInfo } from './train/trainer.js';
+export { evaluateCheckpoint } from './eval/checkpoint.js';
+export type { CheckpointEvaluation, CheckpointEvaluationOptions } from './eval/checkpoint.js';
+export { createModel } from './model/alexnet.js';
+export type { ModelName, ModelOptions } from './model/alexnet.js';
+export { selectBackend } from './train/backend.js';
+export type { BackendPreference, SelectedBackend } from './train/backend.js';
+export { Sgd } from './train/sgd.js';
 export { PatchstreamError, SampleError, DatasetError, SkipBudgetError, StoreError } from './errors.js';
 export type { SampleErrorCode, SampleStage, DatasetProblem } from './errors.js';
 export { PACKAGE_VERSION } from './version.js';

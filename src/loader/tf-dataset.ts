@@ -1,0 +1,57 @@
+/**
+ * toTfDataset: a loader as a `tf.data.Dataset` of `{ xs, ys }` tensors, for `model.fitDataset`.
+ * Each time the dataset is iterated (fitDataset does it once per epoch) it runs the loader's
+ * next epoch, so order and augmentation change from epoch to epoch exactly as with `loader.epoch(e)`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Loader } from './loader.js';
+
+/** Options of {@link toTfDataset}. */
+export interface TfDatasetOptions {
+  /** The epoch the first iteration runs; later iterations run the following epochs. @default 0 */
+  firstEpoch?: number;
+  /** `oneHot`: ys is a float32 `[n, classes]` one-hot tensor (for categoricalCrossentropy); `index`: an int32 `[n]` tensor. @default 'oneHot' */
+  labels?: 'oneHot' | 'index';
+}
+
+/** One element of the dataset: a batch as tensors. */
+export interface TensorBatch extends tf.TensorContainerObject {
+  xs: tf.Tensor4D;
+  ys: tf.Tensor;
+  [key: string]: tf.Tensor;
+}
+
+/**
+ * Wraps a loader as a tfjs dataset. Tensor ownership: `model.fitDataset` disposes each batch
+ * after its step; when you iterate the dataset yourself, dispose `xs` and `ys` when done.
+ * The pixels are copied into the tensor, so the loader's ring buffer can be reused at once.
+ * @throws {TypeError} the loader does not produce float32 batches
+ * @example
+ * await model.fitDataset(toTfDataset(loader), { epochs: 10 });
+ */
+export function toTfDataset(loader: Loader, options: TfDatasetOptions = {}): tf.data.Dataset<TensorBatch> {
+  if (loader.options.dtype !== 'float32') throw new TypeError(`Expected a loader with dtype 'float32' for toTfDataset() but received dtype '${loader.options.dtype}'`);
+  const classes = loader.dataset.classes.length;
+  const labels = options.labels ?? 'oneHot';
+  let epoch = options.firstEpoch ?? 0;
+  return tf.data.generator(() => {
+    const batches = loader.epoch(epoch++);
+    return {
+      async next(): Promise<IteratorResult<TensorBatch>> {
+        const result = await batches.next();
+        if (result.done) return { done: true, value: undefined };
+        const batch = result.value;
+        return tf.tidy(() => {
+          const xs = tf.tensor4d(batch.images as Float32Array, batch.shape);
+          const indices = tf.tensor1d(batch.labels, 'int32');
+          const ys = labels === 'index' ? indices : tf.oneHot(indices, classes).toFloat();
+          return { done: false, value: { xs, ys } };
+        });
+      },
+      async return(): Promise<IteratorResult<TensorBatch>> {
+        await batches.return?.();
+        return { done: true, value: undefined };
+      },
+    } as AsyncIterator<TensorBatch>;
+  });
+}
