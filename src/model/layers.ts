@@ -1,0 +1,266 @@
+/**
+ * The two layers AlexNet needs and tfjs-layers lacks: local response normalisation and a
+ * grouped convolution. Both are created per tfjs namespace (they must extend that namespace's
+ * `tf.layers.Layer` and sit in its serialization registry), and registered with
+ * `tf.serialization.registerClass`, so `model.save()` / `tf.loadLayersModel()` round-trip.
+ */
+import type { Tfjs } from './tfjs.js';
+
+type Tensor = ReturnType<Tfjs['tensor']>;
+type Tensor4D = ReturnType<Tfjs['tensor4d']>;
+type LayerBase = InstanceType<Tfjs['layers']['Layer']>;
+type LayerArgs = NonNullable<ConstructorParameters<Tfjs['layers']['Layer']>[0]>;
+type Shape = Array<number | null>;
+type ConfigDict = ReturnType<LayerBase['getConfig']>;
+
+/** Options of the {@link LocalResponseNormalization} layer: tfjs `localResponseNormalization` semantics. */
+export interface LrnArgs extends LayerArgs {
+  /** Half-width of the channel window (the paper's n = 5 is radius 2). @default 2 */
+  depthRadius?: number;
+  /** The paper's k. @default 2 */
+  bias?: number;
+  /** Not divided by the window size (PyTorch divides; TF and tfjs do not). @default 1e-4 */
+  alpha?: number;
+  /** @default 0.75 */
+  beta?: number;
+}
+
+/** Options of the {@link GroupedConv2D} layer. */
+export interface GroupedConv2DArgs extends LayerArgs {
+  filters: number;
+  /** Square kernel side. */
+  kernelSize: number;
+  /** @default 1 */
+  strides?: number;
+  /** @default 'same' */
+  padding?: 'same' | 'valid';
+  /** Input and output channels are split into this many independent groups. @default 2 */
+  groups?: number;
+  /** @default 'linear' */
+  activation?: 'relu' | 'linear';
+  /**
+   * Kernel initialiser: `normal` draws N(0, kernelStddev) (the paper); `he` draws a truncated
+   * normal scaled to the fan-in of one group, `k * k * inChannels / groups` (He et al. 2015,
+   * tfjs `varianceScaling` with scale 2). @default 'normal'
+   */
+  init?: 'normal' | 'he';
+  /** Standard deviation of the N(0, stddev) kernel initialiser when `init` is `normal`. @default 0.01 */
+  kernelStddev?: number;
+  /** Constant the biases start at. @default 0 */
+  biasValue?: number;
+  /** Seed of the kernel initialiser; omitted: unseeded. */
+  seed?: number;
+}
+
+/** The instance side of the layer classes, for code that inspects a built model. */
+export interface LocalResponseNormalization extends LayerBase {
+  readonly depthRadius: number;
+  readonly bias: number;
+  readonly alpha: number;
+  readonly beta: number;
+}
+
+/** The instance side of {@link GroupedConv2D}. */
+export interface GroupedConv2D extends LayerBase {
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly strides: number;
+  readonly padding: 'same' | 'valid';
+  readonly groups: number;
+  readonly activation: 'relu' | 'linear';
+}
+
+/** The layer classes bound to one tfjs namespace. */
+export interface LayerClasses {
+  LocalResponseNormalization: new (args?: LrnArgs) => LocalResponseNormalization;
+  GroupedConv2D: new (args: GroupedConv2DArgs) => GroupedConv2D;
+}
+
+const classesByNamespace = new WeakMap<Tfjs, LayerClasses>();
+
+/**
+ * The custom layer classes for `tf`, created and registered for serialization on first use.
+ * Call it (or {@link createModel}, which does) before `tf.loadLayersModel` of a saved AlexNet.
+ *
+ * - `LocalResponseNormalization` (class name `LocalResponseNormalization`): across channels,
+ *   `x / (bias + alpha * sum of x^2 over ±depthRadius channels)^beta`, i.e.
+ *   `tf.localResponseNormalization`. No weights.
+ * - `GroupedConv2D` (class name `GroupedConv2D`): Caffe's `group: g` convolution as split ->
+ *   conv -> concat. One kernel of shape `[k, k, inChannels / g, filters]` (Caffe's weight blob
+ *   `[filters, inChannels / g, k, k]` transposed), group i owning output channels
+ *   `[i * filters / g, (i + 1) * filters / g)`, and one bias of `filters`. So conv2 of AlexNet
+ *   has 5*5*48*256 + 256 = 307,456 parameters, as in bvlc_alexnet.
+ *
+ * @throws TypeError from the layer constructors when `filters` or `inChannels` is not a
+ *   multiple of `groups`
+ * @example
+ * ```ts
+ * const { GroupedConv2D } = layerClasses(tf);
+ * const conv2 = new GroupedConv2D({ name: 'conv2', filters: 256, kernelSize: 5, groups: 2, activation: 'relu', biasValue: 1 });
+ * ```
+ */
+export function layerClasses(tf: Tfjs): LayerClasses {
+  const cached = classesByNamespace.get(tf);
+  if (cached) return cached;
+
+  class LrnLayer extends tf.layers.Layer implements LocalResponseNormalization {
+    static className = 'LocalResponseNormalization';
+    readonly depthRadius: number;
+    readonly bias: number;
+    readonly alpha: number;
+    readonly beta: number;
+
+    constructor(args: LrnArgs = {}) {
+      super(args);
+      this.depthRadius = args.depthRadius ?? 2;
+      this.bias = args.bias ?? 2;
+      this.alpha = args.alpha ?? 1e-4;
+      this.beta = args.beta ?? 0.75;
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      const x = single(inputs) as Tensor4D;
+      return tf.localResponseNormalization(x, this.depthRadius, this.bias, this.alpha, this.beta);
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return singleShape(inputShape);
+    }
+
+    override getConfig(): ConfigDict {
+      return { ...super.getConfig(), depthRadius: this.depthRadius, bias: this.bias, alpha: this.alpha, beta: this.beta };
+    }
+  }
+
+  class GroupedConvLayer extends tf.layers.Layer implements GroupedConv2D {
+    static className = 'GroupedConv2D';
+    readonly filters: number;
+    readonly kernelSize: number;
+    readonly strides: number;
+    readonly padding: 'same' | 'valid';
+    readonly groups: number;
+    readonly activation: 'relu' | 'linear';
+    readonly init: 'normal' | 'he';
+    readonly kernelStddev: number;
+    readonly biasValue: number;
+    readonly seed: number | undefined;
+    #kernel: LayerVariableLike | null = null;
+    #bias: LayerVariableLike | null = null;
+
+    constructor(args: GroupedConv2DArgs) {
+      super(args);
+      this.filters = args.filters;
+      this.kernelSize = args.kernelSize;
+      this.strides = args.strides ?? 1;
+      this.padding = args.padding ?? 'same';
+      this.groups = args.groups ?? 2;
+      this.activation = args.activation ?? 'linear';
+      this.init = args.init ?? 'normal';
+      this.kernelStddev = args.kernelStddev ?? 0.01;
+      this.biasValue = args.biasValue ?? 0;
+      this.seed = args.seed;
+      if (!Number.isInteger(this.groups) || this.groups < 1 || this.filters % this.groups !== 0) {
+        throw new TypeError(
+          `Expected filters (${this.filters}) to be a multiple of groups (${this.groups}) in GroupedConv2D '${this.name}'`,
+        );
+      }
+    }
+
+    override build(inputShape: Shape | Shape[]): void {
+      const channels = singleShape(inputShape).at(-1);
+      if (typeof channels !== 'number' || channels % this.groups !== 0) {
+        throw new TypeError(
+          `Expected input channels (${channels}) to be a multiple of groups (${this.groups}) in GroupedConv2D '${this.name}'`,
+        );
+      }
+      const kernelInit =
+        this.init === 'he'
+          ? tf.initializers.varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'normal', seed: this.seed })
+          : tf.initializers.randomNormal({ mean: 0, stddev: this.kernelStddev, seed: this.seed });
+      const biasInit = tf.initializers.constant({ value: this.biasValue });
+      const shape = [this.kernelSize, this.kernelSize, channels / this.groups, this.filters];
+      // addWeight is protected in the typings but is the documented way for custom layers.
+      const addWeight = (this as unknown as AddWeight).addWeight.bind(this);
+      this.#kernel = addWeight('kernel', shape, 'float32', kernelInit);
+      this.#bias = addWeight('bias', [this.filters], 'float32', biasInit);
+      this.built = true;
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => {
+        const x = single(inputs) as Tensor4D;
+        const kernel = (this.#kernel as LayerVariableLike).read() as Tensor4D;
+        const bias = (this.#bias as LayerVariableLike).read();
+        let y: Tensor;
+        if (this.groups === 1) {
+          y = tf.conv2d(x, kernel, this.strides, this.padding);
+        } else {
+          const xs = tf.split(x, this.groups, 3);
+          const ks = tf.split(kernel, this.groups, 3);
+          y = tf.concat(
+            xs.map((xi, i) => tf.conv2d(xi as Tensor4D, ks[i] as Tensor4D, this.strides, this.padding)),
+            3,
+          );
+        }
+        y = tf.add(y, bias);
+        return this.activation === 'relu' ? tf.relu(y) : y;
+      });
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const [batch, height, width] = singleShape(inputShape);
+      const side = (size: number | null | undefined): number | null => {
+        if (size == null) return null;
+        return this.padding === 'same'
+          ? Math.ceil(size / this.strides)
+          : Math.ceil((size - this.kernelSize + 1) / this.strides);
+      };
+      return [batch ?? null, side(height), side(width), this.filters];
+    }
+
+    override getConfig(): ConfigDict {
+      const config: ConfigDict = {
+        ...super.getConfig(),
+        filters: this.filters,
+        kernelSize: this.kernelSize,
+        strides: this.strides,
+        padding: this.padding,
+        groups: this.groups,
+        activation: this.activation,
+        init: this.init,
+        kernelStddev: this.kernelStddev,
+        biasValue: this.biasValue,
+      };
+      if (this.seed !== undefined) config['seed'] = this.seed;
+      return config;
+    }
+  }
+
+  tf.serialization.registerClass(LrnLayer);
+  tf.serialization.registerClass(GroupedConvLayer);
+  const classes: LayerClasses = { LocalResponseNormalization: LrnLayer, GroupedConv2D: GroupedConvLayer };
+  classesByNamespace.set(tf, classes);
+  return classes;
+}
+
+interface LayerVariableLike {
+  read(): Tensor;
+}
+
+interface AddWeight {
+  addWeight(name: string, shape: number[], dtype: 'float32', initializer: unknown): LayerVariableLike;
+}
+
+function single(inputs: Tensor | Tensor[]): Tensor {
+  if (!Array.isArray(inputs)) return inputs;
+  if (inputs.length !== 1) throw new TypeError(`Expected exactly one input tensor but received ${inputs.length}`);
+  return inputs[0] as Tensor;
+}
+
+function singleShape(shape: Shape | Shape[]): Shape {
+  if (Array.isArray(shape[0])) {
+    if (shape.length !== 1) throw new TypeError(`Expected exactly one input shape but received ${shape.length}`);
+    return shape[0] as Shape;
+  }
+  return shape as Shape;
+}

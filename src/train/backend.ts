@@ -1,0 +1,208 @@
+/**
+ * Picks the fastest tfjs backend that loads here: `@tensorflow/tfjs-node-gpu` (CUDA), then
+ * `@tensorflow/tfjs-node`, then `@tensorflow/tfjs-backend-wasm`, then the pure-JS `cpu`.
+ *
+ * One tfjs-core in play. tfjs-node(-gpu) 4.22.0 depends on `@tensorflow/tfjs` 4.22.0 exactly
+ * and does `import * as tf from '@tensorflow/tfjs'; export * from '@tensorflow/tfjs'`, then
+ * registers and selects its `tensorflow` backend. With our `@tensorflow/tfjs` at the same
+ * version, npm installs a single copy, so tfjs-node's namespace and ours are one tfjs. If the
+ * versions drift, npm nests a second copy under tfjs-node: tfjs-core keeps its engine and
+ * kernel registry on the global object (`_tfengine`, `kernelRegistry`), so backends and
+ * kernels stay shared, but classes do not (`instanceof Tensor`/`Variable` checks and the
+ * layers serialization registry are per copy). That is why everything downstream (models,
+ * SGD, kernels) takes the `tf` this module returns instead of importing tfjs itself: when
+ * tfjs-node loads, it is tfjs-node's namespace, and a second copy is reported in the log.
+ *
+ * The optional packages are loaded with `import()` of a name held in a variable, so neither
+ * TypeScript nor a bundler needs them installed.
+ */
+import { createRequire } from 'node:module';
+import { dirname, sep } from 'node:path';
+import * as tfjs from '@tensorflow/tfjs';
+import { reasonOf } from '../errors.js';
+import type { Tfjs } from '../model/tfjs.js';
+import { registerWasmTrainingKernels } from './wasm-kernels.js';
+
+/** What {@link selectBackend} may pick. */
+export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** The backend {@link selectBackend} picked. */
+export interface SelectedBackend {
+  /** `tfjs-node-gpu`, `tfjs-node`, `wasm` or `cpu`. */
+  name: 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+  /** The tfjs namespace to build models and run ops with (tfjs-node's own, when it loaded). */
+  tf: Tfjs;
+  /** The candidates tried before `name`, each with why it was not used. */
+  skipped: Array<{ name: string; reason: string }>;
+  /** One line for humans, e.g. `wasm (SIMD, 1 thread; Conv2DBackpropFilter added)`. */
+  detail: string;
+}
+
+/** The package name behind each candidate. */
+const PACKAGES = {
+  'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
+  'tfjs-node': '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+} as const;
+
+const ORDER: Record<BackendPreference, Array<SelectedBackend['name']>> = {
+  auto: ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'],
+  tensorflow: ['tfjs-node-gpu', 'tfjs-node'],
+  wasm: ['wasm'],
+  cpu: ['cpu'],
+};
+
+/** Import attempts are made once per process: a package that failed to load keeps failing. */
+const imports = new Map<string, Promise<unknown>>();
+let wasmDetail: string | undefined;
+let tensorflowLoaded = false;
+
+/**
+ * Selects and initialises a tfjs backend, returning the tfjs namespace to use with it.
+ *
+ * - `auto`: tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1; its import throws without them), then
+ *   tfjs-node, then wasm, then cpu.
+ * - `tensorflow`: tfjs-node-gpu or tfjs-node, or an error.
+ * - `wasm`: the WebAssembly backend, with SIMD when the runtime has it (Node 20 does). tfjs
+ *   forces multi-threading off in Node (`WASM_HAS_MULTITHREAD_SUPPORT` is false under
+ *   `IS_NODE`, tfjs#3830): its pthread workers are started from `blob:` URLs, which Node's
+ *   `Worker` refuses, so the threaded-SIMD binary is not used. The `.wasm` files are read
+ *   from node_modules (found with `require.resolve`), and the training kernels wasm lacks
+ *   ({@link registerWasmTrainingKernels}) are registered before the backend is set.
+ * - `cpu`: pure JavaScript, always there, slowest.
+ *
+ * `log` gets one line per skipped candidate (with the reason, e.g.
+ * `Cannot find package '@tensorflow/tfjs-node-gpu'`) and one for the pick. Calling it again is
+ * fine: imports are cached and the wasm binary is initialised once; the backend is set again.
+ *
+ * @default log none
+ * @throws Error when no candidate of `preference` loads (only possible for `tensorflow` and
+ *   `wasm`); its message lists every reason. TypeError for an unknown preference.
+ * @example
+ * ```ts
+ * const { name, tf, skipped } = await selectBackend('auto', (line) => console.error(line));
+ * const model = createModel(tf, { name: 'alexnet-small', numClasses: 10, inputSize: 32 });
+ * ```
+ */
+export async function selectBackend(
+  preference: BackendPreference,
+  log: (line: string) => void = () => {},
+): Promise<SelectedBackend> {
+  const order = ORDER[preference];
+  if (order === undefined) {
+    throw new TypeError(
+      `Expected one of auto, tensorflow, wasm, cpu for backend but received ${String(preference)} of type ${typeof preference}`,
+    );
+  }
+  const skipped: SelectedBackend['skipped'] = [];
+  for (const name of order) {
+    try {
+      const picked = await tryBackend(name, log);
+      log(`backend: using ${picked.detail}`);
+      return { name, tf: picked.tf, skipped, detail: picked.detail };
+    } catch (error) {
+      const reason = reasonOf(error);
+      skipped.push({ name, reason });
+      log(`backend: skipping ${name}: ${reason}`);
+    }
+  }
+  const reasons = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  throw new Error(`No ${preference} backend could be loaded (${reasons})`);
+}
+
+async function tryBackend(
+  name: SelectedBackend['name'],
+  log: (line: string) => void,
+): Promise<{ tf: Tfjs; detail: string }> {
+  switch (name) {
+    case 'tfjs-node-gpu':
+    case 'tfjs-node':
+      return loadTensorflow(name, log);
+    case 'wasm':
+      return { tf: tfjs, detail: await initWasm(tfjs) };
+    case 'cpu':
+      if (!(await tfjs.setBackend('cpu'))) throw new Error("tf.setBackend('cpu') returned false");
+      await tfjs.ready();
+      return { tf: tfjs, detail: 'cpu (pure JavaScript)' };
+  }
+}
+
+async function loadTensorflow(
+  name: 'tfjs-node-gpu' | 'tfjs-node',
+  log: (line: string) => void,
+): Promise<{ tf: Tfjs; detail: string }> {
+  const specifier = PACKAGES[name];
+  let module: unknown;
+  try {
+    module = await importOnce(specifier);
+  } catch (error) {
+    // tfjs-node registers its kernels for 'tensorflow' before loading the native binding, so
+    // a failed gpu import leaves them behind; drop them so tfjs-node can register its own
+    // without a warning per kernel.
+    if (!tensorflowLoaded) {
+      for (const kernel of tfjs.getKernelsForBackend('tensorflow')) {
+        tfjs.unregisterKernel(kernel.kernelName, 'tensorflow');
+      }
+    }
+    const hint = name === 'tfjs-node-gpu' && !/Cannot find (package|module)/.test(reasonOf(error))
+      ? ' (tfjs-node-gpu needs CUDA 11.2 and cuDNN 8.1 libraries on the library path)'
+      : '';
+    throw new Error(`${reasonOf(error)}${hint}`, { cause: error });
+  }
+  // A CommonJS package imported from ESM: the namespace's default export is module.exports.
+  const tf = ((module as { default?: Tfjs }).default ?? module) as Tfjs;
+  if (typeof tf.setBackend !== 'function') throw new Error(`${specifier} did not export a tfjs namespace`);
+  if (!(await tf.setBackend('tensorflow'))) throw new Error(`tf.setBackend('tensorflow') returned false after loading ${specifier}`);
+  await tf.ready();
+  tensorflowLoaded = true;
+  if (tf.Tensor !== tfjs.Tensor) {
+    log(
+      `backend: ${specifier} brought its own @tensorflow/tfjs-core ${tf.version?.['tfjs-core'] ?? '?'} ` +
+        `(ours: ${tfjs.version['tfjs-core']}); using its namespace throughout`,
+    );
+  }
+  const device = (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
+  const where = device === true ? 'GPU' : device === false ? 'CPU' : 'device unknown';
+  if (name === 'tfjs-node-gpu' && device === false) {
+    log('backend: tfjs-node-gpu loaded but TensorFlow found no usable GPU; it runs on the CPU');
+  }
+  return { tf, detail: `${name} (TensorFlow ${where})` };
+}
+
+/**
+ * Initialises wasm once. `setWasmPaths` takes a directory prefix; the Node build of tfjs-wasm
+ * reads the binary with `fs.readFileSync` and accepts a plain path (and `file://` URLs), so
+ * the directory of the `.wasm` files resolved from node_modules is enough.
+ */
+async function initWasm(tf: Tfjs): Promise<string> {
+  const wasm = (await importOnce(PACKAGES.wasm)) as {
+    setWasmPaths: (prefix: string) => void;
+    getThreadsCount: () => number;
+  };
+  if (wasmDetail === undefined) {
+    const require = createRequire(import.meta.url);
+    const binary = require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm');
+    wasm.setWasmPaths(dirname(binary) + sep);
+  }
+  const added = registerWasmTrainingKernels(tf);
+  if (!(await tf.setBackend('wasm'))) {
+    throw new Error("tf.setBackend('wasm') returned false (tfjs printed the cause above)");
+  }
+  await tf.ready();
+  if (wasmDetail === undefined) {
+    const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+    const threads = wasm.getThreadsCount();
+    const extra = added.length > 0 ? `; ${added.join(', ')} added` : '';
+    wasmDetail = `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}${extra})`;
+  }
+  return wasmDetail;
+}
+
+function importOnce(specifier: string): Promise<unknown> {
+  let pending = imports.get(specifier);
+  if (pending === undefined) {
+    pending = import(specifier);
+    imports.set(specifier, pending);
+  }
+  return pending;
+}

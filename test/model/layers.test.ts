@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { layerClasses } from '../../src/model/layers.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
+  return max;
+}
+
+describe('layerClasses()', () => {
+  it('layerClasses() - returns the same registered classes for the same namespace', () => {
+    const first = layerClasses(tf);
+    expect(layerClasses(tf)).toBe(first);
+    const registry = tf.serialization.SerializationMap.getMap().classNameMap;
+    expect(registry['GroupedConv2D']?.[0]).toBe(first.GroupedConv2D);
+    expect(registry['LocalResponseNormalization']?.[0]).toBe(first.LocalResponseNormalization);
+  });
+
+  it('GroupedConv2D - has Caffe grouped weight shapes and equals a conv per group on its channel slice', () => {
+    const { GroupedConv2D } = layerClasses(tf);
+    const layer = new GroupedConv2D({ filters: 6, kernelSize: 3, groups: 2, padding: 'same', seed: 3, kernelStddev: 0.5, biasValue: 0.25 });
+    const x = tf.randomNormal([2, 5, 5, 4], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const y = layer.apply(x) as tf.Tensor4D;
+    const [kernel, bias] = layer.getWeights() as [tf.Tensor4D, tf.Tensor1D];
+    // Caffe: [filters, inChannels / groups, k, k] = [6, 2, 3, 3]; here [k, k, inChannels / groups, filters].
+    expect(kernel.shape).toEqual([3, 3, 2, 6]);
+    expect(bias.shape).toEqual([6]);
+    expect(layer.countParams()).toBe(3 * 3 * 2 * 6 + 6);
+    expect(Array.from(bias.dataSync())).toEqual([0.25, 0.25, 0.25, 0.25, 0.25, 0.25]);
+    // Group 0: input channels 0-1 -> output channels 0-2; group 1: input 2-3 -> output 3-5.
+    const expected = tf.tidy(() => {
+      const y0 = tf.conv2d(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 2]), tf.slice(kernel, [0, 0, 0, 0], [-1, -1, -1, 3]), 1, 'same');
+      const y1 = tf.conv2d(tf.slice(x, [0, 0, 0, 2], [-1, -1, -1, 2]), tf.slice(kernel, [0, 0, 0, 3], [-1, -1, -1, 3]), 1, 'same');
+      return tf.add(tf.concat([y0, y1], 3), 0.25);
+    });
+    expect(y.shape).toEqual([2, 5, 5, 6]);
+    expect(maxAbsDiff(y.dataSync(), expected.dataSync())).toBeLessThan(1e-5);
+    // Output channel 0 must not depend on input channel 3 (another group).
+    const bumped = tf.tidy(() => tf.add(x, tf.oneHot(tf.fill([2, 5, 5], 3, 'int32'), 4)));
+    const y2 = layer.apply(bumped) as tf.Tensor4D;
+    const channel0 = (t: tf.Tensor4D): Float32Array => tf.tidy(() => tf.slice(t, [0, 0, 0, 0], [-1, -1, -1, 3]).dataSync() as Float32Array);
+    expect(maxAbsDiff(channel0(y), channel0(y2))).toBe(0);
+    tf.dispose([x, y, y2, bumped, expected]);
+    layer.dispose();
+  });
+
+  it('GroupedConv2D - valid padding, stride and relu give the shape computeOutputShape predicts', () => {
+    const { GroupedConv2D } = layerClasses(tf);
+    const layer = new GroupedConv2D({ filters: 4, kernelSize: 3, strides: 2, padding: 'valid', groups: 2, activation: 'relu' });
+    const x = tf.randomNormal([1, 9, 8, 2]);
+    const y = layer.apply(x) as tf.Tensor;
+    expect(y.shape).toEqual([1, 4, 3, 4]);
+    expect(layer.computeOutputShape([null, 9, 8, 2])).toEqual([null, 4, 3, 4]);
+    expect(Math.min(...y.dataSync())).toBeGreaterThanOrEqual(0);
+    tf.dispose([x, y]);
+    layer.dispose();
+  });
+
+  it('GroupedConv2D - refuses channel counts that do not split into the groups', () => {
+    const { GroupedConv2D } = layerClasses(tf);
+    expect(() => new GroupedConv2D({ filters: 5, kernelSize: 3, groups: 2 })).toThrow(/filters \(5\).*groups \(2\)/);
+    const layer = new GroupedConv2D({ filters: 4, kernelSize: 3, groups: 2 });
+    expect(() => layer.apply(tf.zeros([1, 4, 4, 3]))).toThrow(/input channels \(3\)/);
+  });
+
+  it('LocalResponseNormalization - paper constants by default, matching a hand computation', () => {
+    const { LocalResponseNormalization } = layerClasses(tf);
+    const layer = new LocalResponseNormalization();
+    expect([layer.depthRadius, layer.bias, layer.alpha, layer.beta]).toEqual([2, 2, 1e-4, 0.75]);
+    // Large values so alpha matters: channel 0 of [10, 20, 30, 40, 50, 60] sums squares of
+    // channels 0..2 (radius 2, clipped at the edge) = 100 + 400 + 900 = 1400.
+    const values = [10, 20, 30, 40, 50, 60];
+    const x = tf.tensor4d(values, [1, 1, 1, 6]);
+    const y = layer.apply(x) as tf.Tensor;
+    const expected = values.map((value, c) => {
+      let sum = 0;
+      for (let j = Math.max(0, c - 2); j <= Math.min(5, c + 2); j++) sum += (values[j] as number) ** 2;
+      return value / (2 + 1e-4 * sum) ** 0.75;
+    });
+    expect(maxAbsDiff(y.dataSync(), expected)).toBeLessThan(1e-4);
+    expect((y.dataSync()[0] as number)).toBeCloseTo(10 / 2.14 ** 0.75, 4);
+    tf.dispose([x, y]);
+  });
+});
