@@ -21,7 +21,7 @@ import { dirname, sep } from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import { reasonOf } from '../errors.js';
 import type { Tfjs } from '../model/tfjs.js';
-import { registerWasmTrainingKernels } from './wasm-kernels.js';
+import { registerCpuTrainingKernels, registerWasmTrainingKernels } from './wasm-kernels.js';
 
 /** What {@link selectBackend} may pick. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -120,10 +120,12 @@ async function tryBackend(
       return loadTensorflow(name, log);
     case 'wasm':
       return { tf: tfjs, detail: await initWasm(tfjs) };
-    case 'cpu':
+    case 'cpu': {
+      const replaced = registerCpuTrainingKernels(tfjs);
       if (!(await tfjs.setBackend('cpu'))) throw new Error("tf.setBackend('cpu') returned false");
       await tfjs.ready();
-      return { tf: tfjs, detail: 'cpu (pure JavaScript)' };
+      return { tf: tfjs, detail: `cpu (pure JavaScript${replaced.length ? `; ${replaced.join(', ')}` : ''})` };
+    }
   }
 }
 

@@ -76,15 +76,45 @@ const replaced = new WeakSet<object>();
  * trainingKernels(tf).map((k) => k.kernelName); // ['Conv2DBackpropFilter']
  * ```
  */
-export function trainingKernels(tf: Tfjs): KernelConfig[] {
+export function trainingKernels(tf: Tfjs, backendName: 'wasm' | 'cpu' = BACKEND): KernelConfig[] {
   return [
     {
       kernelName: tf.Conv2DBackpropFilter,
-      backendName: BACKEND,
+      backendName,
       kernelFunc: ({ inputs, backend, attrs }) =>
-        conv2DBackpropFilter(tf, inputs as NamedTensorInfoMap, backend as KernelBackend, attrs as unknown as Conv2DBackpropFilterAttrs),
+        conv2DBackpropFilter(tf, inputs as NamedTensorInfoMap, backend as KernelBackend, attrs as unknown as Conv2DBackpropFilterAttrs, backendName),
     },
   ];
+}
+
+/** The cpu backend's own filter-gradient kernel, kept for tests that use it as the reference. */
+let originalCpuFilterKernel: KernelConfig | undefined;
+
+/**
+ * Makes the pure-JS `cpu` backend usable for training: its built-in `Conv2DBackpropFilter` is a
+ * scalar loop that needs about two minutes for one alexnet-small step at batch 32; the same
+ * dilated-convolution identity as on wasm, run on cpu's own Conv2D, is replaced in. Idempotent.
+ * @returns the names of the kernels replaced (empty on a second call)
+ * @example
+ * registerCpuTrainingKernels(tf);
+ * await tf.setBackend('cpu');
+ */
+export function registerCpuTrainingKernels(tf: Tfjs): string[] {
+  if (originalCpuFilterKernel !== undefined) return [];
+  const builtIn = tf.getKernel(tf.Conv2DBackpropFilter, 'cpu');
+  if (builtIn === undefined) return [];
+  originalCpuFilterKernel = builtIn;
+  tf.unregisterKernel(tf.Conv2DBackpropFilter, 'cpu');
+  for (const config of trainingKernels(tf, 'cpu')) tf.registerKernel(config);
+  return [`${tf.Conv2DBackpropFilter} (dilated Conv2D)`];
+}
+
+/** Puts the cpu backend's own `Conv2DBackpropFilter` back (tests compare against it). */
+export function restoreCpuKernels(tf: Tfjs): void {
+  if (originalCpuFilterKernel === undefined) return;
+  tf.unregisterKernel(tf.Conv2DBackpropFilter, 'cpu');
+  tf.registerKernel(originalCpuFilterKernel);
+  originalCpuFilterKernel = undefined;
 }
 
 /**
@@ -106,6 +136,7 @@ function conv2DBackpropFilter(
   inputs: NamedTensorInfoMap,
   backend: KernelBackend,
   attrs: Conv2DBackpropFilterAttrs,
+  backendName: 'wasm' | 'cpu' = BACKEND,
 ): TensorInfo {
   const x = inputs['x'] as TensorInfo;
   const dy = inputs['dy'] as TensorInfo;
@@ -134,8 +165,8 @@ function conv2DBackpropFilter(
 
   const temporaries: TensorInfo[] = [];
   const run = (kernelName: string, kernelInputs: NamedTensorInfoMap, kernelAttrs: NamedAttrMap): TensorInfo => {
-    const kernel = tf.getKernel(kernelName, BACKEND);
-    if (kernel === undefined) throw new Error(`wasm backend has no ${kernelName} kernel`);
+    const kernel = tf.getKernel(kernelName, backendName);
+    if (kernel === undefined) throw new Error(`${backendName} backend has no ${kernelName} kernel`);
     const out = kernel.kernelFunc({ inputs: kernelInputs, backend, attrs: kernelAttrs }) as TensorInfo;
     temporaries.push(out);
     return out;

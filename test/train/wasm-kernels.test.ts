@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../src/model/alexnet.js';
 import { selectBackend } from '../../src/train/backend.js';
-import { registerWasmTrainingKernels } from '../../src/train/wasm-kernels.js';
+import { registerCpuTrainingKernels, registerWasmTrainingKernels, restoreCpuKernels } from '../../src/train/wasm-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
 
@@ -146,5 +146,29 @@ describe('registerWasmTrainingKernels()', () => {
     const wasm = await on('wasm', compute);
     expect(wasm).toHaveLength(17);
     cpu.forEach((expected, index) => expect(relativeError(wasm[index] as Float32Array, expected), `output ${index}`).toBeLessThan(1e-4));
+  });
+
+  it('registerCpuTrainingKernels() - the replaced cpu filter gradient matches cpu\'s own kernel on every case', async () => {
+    const compute = (c: ConvCase) => (): tf.Tensor[] => {
+      const x = normal(c.x, 1) as tf.Tensor4D;
+      const filter = normal(c.filter, 2) as tf.Tensor4D;
+      const outShape = tf.tidy(() => tf.conv2d(x, filter, c.strides, c.pad).shape);
+      const weight = normal(outShape, 3);
+      const [, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, c.strides, c.pad), weight)))([x, filter]);
+      tf.dispose([x, filter, weight]);
+      return [dw!];
+    };
+    const reference = [];
+    for (const c of CASES) reference.push((await on('cpu', compute(c)))[0]!);
+    expect(registerCpuTrainingKernels(tf)).toHaveLength(1);
+    expect(registerCpuTrainingKernels(tf)).toEqual([]);
+    try {
+      for (const [i, c] of CASES.entries()) {
+        const [replaced] = await on('cpu', compute(c));
+        expect(relativeError(replaced!, reference[i]!), JSON.stringify(c)).toBeLessThan(1e-4);
+      }
+    } finally {
+      restoreCpuKernels(tf);
+    }
   });
 });
