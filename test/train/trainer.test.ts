@@ -1,0 +1,121 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageFolder } from '../../src/dataset/image-folder.js';
+import type { Dataset } from '../../src/dataset/types.js';
+import { DatasetError } from '../../src/errors.js';
+import { evaluateCheckpoint } from '../../src/eval/checkpoint.js';
+import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { train, type TrainOptions } from '../../src/train/trainer.js';
+import { temporaryFolder } from '../helpers.js';
+
+const folder = temporaryFolder();
+let shapes: Dataset;
+
+/** Four classes x 12 images of the shapes fixture: small enough for seconds per epoch. */
+function subset(dataset: Dataset, classes: string[], perClass: number): Dataset {
+  const samples = classes.flatMap((name) => dataset.samples.filter((s) => dataset.classes[s.label] === name).slice(0, perClass).map((s) => ({ path: s.path, label: classes.indexOf(name) })));
+  return { samples, classes };
+}
+
+beforeAll(async () => {
+  const full = await imageFolder('fixtures/shapes');
+  shapes = subset(full, ['circle', 'cross', 'horizontal-stripes', 'vertical-stripes'], 12);
+});
+afterAll(() => folder.remove());
+
+const quick: TrainOptions = { model: 'alexnet-small', width: 0.5, rescale: 20, crop: 16, batchSize: 8, lr: 0.02, backend: 'wasm', workers: 1, valFraction: 0.25, seed: 5 };
+
+describe('train()', () => {
+  it('train() - the loss falls, tensors do not leak, metrics, curve and checkpoints are written', async () => {
+    const out = join(folder.dir, 'run');
+    const counts: number[] = [];
+    const losses: number[] = [];
+    const result = await train(shapes, {
+      ...quick, epochs: 4, out,
+      onStep: ({ loss }) => {
+        losses.push(loss);
+        counts.push(tf.memory().numTensors);
+      },
+    });
+    expect(result.epochs).toBe(4);
+    expect(result.backend).toBe('wasm');
+    expect(result.trainImages + result.valImages).toBe(48);
+    // Tensor count constant across steps (after the first, which creates the velocities).
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    const firstEpoch = result.history[0]!.trainLoss;
+    const lastEpoch = result.history.at(-1)!.trainLoss;
+    expect(lastEpoch).toBeLessThan(firstEpoch);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(metrics.filter((m) => m.type === 'epoch')).toHaveLength(4);
+    expect(metrics.at(-1)).toMatchObject({ type: 'final', centre: { images: 12 }, tenCrop: { images: 12 } });
+    expect(readFileSync(join(out, 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*polyline[\s\S]*<\/svg>$/);
+    expect(result.final!.tenCrop.images).toBe(12);
+    expect(readdirSync(join(out, 'checkpoints'))).toContain('epoch-0004-step-000000');
+    const evaluation = await evaluateCheckpoint(out, shapes, { backend: 'wasm', workers: 1 });
+    expect(evaluation.centre.images).toBe(48);
+  });
+
+  it('train() - interrupting mid-epoch checkpoints the step; resuming continues with the same batches as an uninterrupted run', async () => {
+    const record = (log: string[][]) => ({ onStep: ({ epoch, step, indices }: { epoch: number; step: number; indices: Int32Array }) => void log.push([`${epoch}:${step}`, Array.from(indices).join(',')]) });
+    const straight: string[][] = [];
+    await train(shapes, { ...quick, epochs: 2, out: join(folder.dir, 'straight'), finalEvaluation: false, ...record(straight) });
+
+    const controller = new AbortController();
+    const first: string[][] = [];
+    const interrupted = await train(shapes, {
+      ...quick, epochs: 2, out: join(folder.dir, 'resumed'), finalEvaluation: false, signal: controller.signal,
+      onStep: (info) => {
+        first.push([`${info.epoch}:${info.step}`, Array.from(info.indices).join(',')]);
+        if (info.epoch === 1 && info.step === 2) controller.abort();
+      },
+    });
+    expect(interrupted.interrupted).toBe(true);
+    const saved = await loadCheckpoint(join(folder.dir, 'resumed'));
+    expect([saved.state.epoch, saved.state.step]).toEqual([1, 2]);
+    expect(readdirSync(join(folder.dir, 'resumed', 'checkpoints')).some((name) => name.includes('.tmp'))).toBe(false);
+
+    const second: string[][] = [];
+    await train(shapes, { ...quick, epochs: 2, out: join(folder.dir, 'resumed'), resume: join(folder.dir, 'resumed'), finalEvaluation: false, ...record(second) });
+    expect([...first, ...second]).toEqual(straight);
+  });
+
+  it('train() - resuming with a different class list is refused', async () => {
+    const other = { ...shapes, classes: ['circle', 'cross', 'horizontal-stripes', 'ring'] };
+    await expect(train(other, { ...quick, epochs: 1, resume: join(folder.dir, 'run'), out: join(folder.dir, 'other') })).rejects.toThrow(DatasetError);
+    await expect(train(other, { ...quick, epochs: 1, resume: join(folder.dir, 'run'), out: join(folder.dir, 'other') })).rejects.toThrow(/class "ring" is in the dataset but not in the checkpoint/);
+  });
+
+  it('patchstream train - SIGINT finishes the step, writes a checkpoint, leaves no temporary folder and exits 130', async () => {
+    const out = join(folder.dir, 'sigint');
+    const child = spawn(process.execPath, [resolve('bin/patchstream.js'), 'train', 'fixtures/shapes', '--model', 'alexnet-small', '--width', '0.5', '--rescale', '20', '--crop', '16', '--batch-size', '8', '--epochs', '50', '--backend', 'wasm', '--workers', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    // Wait for the first epoch to finish, then interrupt in the middle of the second.
+    await new Promise<void>((resolveWait, reject) => {
+      const timer = setInterval(() => {
+        if (/epoch 1\/50/.test(output)) {
+          clearInterval(timer);
+          setTimeout(() => {
+            child.kill('SIGINT');
+            resolveWait();
+          }, 300);
+        }
+      }, 50);
+      child.on('exit', () => {
+        clearInterval(timer);
+        reject(new Error(`exited early: ${output}`));
+      });
+    });
+    const code = await new Promise<number | null>((resolveExit) => child.on('exit', (exitCode) => resolveExit(exitCode)));
+    expect(code, output).toBe(130);
+    expect(output).toMatch(/interrupted: checkpoint at epoch 1, step \d+/);
+    expect(readdirSync(join(out, 'checkpoints')).some((name) => name.includes('.tmp'))).toBe(false);
+    const saved = await loadCheckpoint(out);
+    expect(saved.state.epoch).toBe(1);
+    expect(existsSync(join(out, 'latest'))).toBe(true);
+  });
+});
