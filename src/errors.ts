@@ -27,7 +27,10 @@ export type SampleErrorCode =
   | 'TIMEOUT'
   | 'WORKER';
 
-/** Base class: every patchstream error has a stable `code`. */
+/**
+ * Base class: every patchstream error has a stable `code`. Codes not listed with a subclass:
+ * `CLOSED` (an epoch was iterated after, or while, its loader was closed).
+ */
 export class PatchstreamError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {

@@ -8,7 +8,7 @@
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { SampleError, SkipBudgetError, type SampleErrorCode, type SampleFailure } from '../errors.js';
+import { PatchstreamError, SampleError, SkipBudgetError, type SampleErrorCode, type SampleFailure } from '../errors.js';
 import type { Dataset } from '../dataset/types.js';
 import { checkDataset, resolveLoaderOptions, type LoaderOptions, type ResolvedOptions } from '../options.js';
 import { batchBytes, makePlan, patchShape, type Plan } from '../pipeline/plan.js';
@@ -44,7 +44,10 @@ export interface LoaderStats {
   /** Skipped samples by reason (onError: 'skip'). */
   skipped: Partial<Record<SampleErrorCode, number>>;
   skippedTotal: number;
-  /** Every skipped sample: path, code, stage, reason. */
+  /**
+   * Every sample skipped so far, listed once (at its first failure: `epoch`, `code`, `reason`
+   * are from then), so the list does not grow with every epoch; `skipped` counts every time.
+   */
   skippedFiles: Array<{ path: string; index: number; code: SampleErrorCode; stage: string; reason: string; epoch: number }>;
   /** Worker threads replaced after a crash, a hang or an error outside a sample. */
   replacedWorkers: number;
@@ -89,6 +92,14 @@ interface Slot {
   offsets: SharedArrayBuffer;
 }
 
+/** An epoch's iteration, from `epoch()` until it ends. */
+interface ActiveRun {
+  /** Aborts the run: by the caller's signals (forwarded) or by `close()`. */
+  controller: AbortController;
+  /** The consumer's request in progress (next/return/throw); settled while the consumer holds a batch. */
+  busy: Promise<unknown> | null;
+}
+
 /**
  * Loads a dataset as AlexNet-style batches.
  * @example
@@ -105,7 +116,8 @@ export class Loader implements AsyncIterable<Batch> {
   #cache: LoaderCache | null = null;
   #cacheOpening: Promise<LoaderCache | null> | null = null;
   #closed = false;
-  #activeRuns = new Set<Promise<void>>();
+  #closing: Promise<void> | null = null;
+  #activeRuns = new Set<ActiveRun>();
   #freeRings: Slot[][] = [];
   #stats: Omit<LoaderStats, 'imagesPerSecond' | 'threads' | 'replacedWorkers' | 'bufferBytes'> = {
     images: 0, batches: 0, elapsedMs: 0, decodeMs: 0, decodes: 0, cacheHits: 0, consumerWaitMs: 0, producerWaitMs: 0,
@@ -113,6 +125,8 @@ export class Loader implements AsyncIterable<Batch> {
   };
   #bufferBytes = 0;
   #replacedWorkers = 0;
+  /** Dataset indices already in `skippedFiles`. */
+  #listedSkips = new Set<number>();
 
   constructor(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}) {
     this.dataset = checkDataset(dataset);
@@ -211,11 +225,24 @@ export class Loader implements AsyncIterable<Batch> {
     };
   }
 
-  /** Waits for running epochs to stop, ends the worker threads and finalises the cache. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Stops running epochs, waits for work in flight, ends the worker threads and finalises the
+   * cache. An epoch still being iterated ends with a `CLOSED` error at its next request.
+   * Safe to call (and await) from inside the `for await` loop.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#activeRuns]);
+    const reason = new PatchstreamError('CLOSED', 'The loader was closed while this epoch was being iterated');
+    for (const run of this.#activeRuns) run.controller.abort(reason);
+    // Wait only for requests in progress (aborted, they stop after their work in flight). A run
+    // the consumer holds between two requests, or never started, cannot move until the consumer
+    // asks, and the consumer may be the one awaiting close(): waiting for it would deadlock.
+    await Promise.allSettled([...this.#activeRuns].map((run) => run.busy));
     await this.#closePool();
     const cache = await this.#cacheOpening?.catch(() => null);
     await cache?.close();
@@ -267,31 +294,37 @@ export class Loader implements AsyncIterable<Batch> {
 
   #run(epoch: number, settings: RunSettings & { signal: AbortSignal | undefined }): AsyncIterableIterator<Batch> {
     if (this.#closed) throw new Error('This loader is closed; create a new one');
-    const signals = [this.options.signal, settings.signal].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-    let finished!: () => void;
-    const done = new Promise<void>((resolve) => (finished = resolve));
-    this.#activeRuns.add(done);
-    const generator = this.#generate(epoch, settings, signal);
+    const run: ActiveRun = { controller: new AbortController(), busy: null };
+    // The caller's signals are forwarded into the run's own (close() aborts it too), rather than
+    // combined with AbortSignal.any, whose dependants a long-lived signal would accumulate.
+    const forwarded = [this.options.signal, settings.signal].filter((s): s is AbortSignal => s !== undefined);
+    const forward = (event: Event) => run.controller.abort((event.target as AbortSignal).reason);
+    for (const source of forwarded) {
+      if (source.aborted) run.controller.abort(source.reason);
+      else source.addEventListener('abort', forward, { once: true });
+    }
+    this.#activeRuns.add(run);
+    const generator = this.#generate(epoch, settings, run.controller.signal);
     const runs = this.#activeRuns;
-    // Whatever way the iteration ends (done, break, throw, never started), forget it.
+    const track = <T>(request: Promise<T>): Promise<T> => (run.busy = request);
+    // Whatever way the iteration ends (done, break, throw), forget it.
     const wrapped: AsyncIterableIterator<Batch> = {
-      next: (...args) => generator.next(...args).then((result) => {
+      next: (...args) => track(generator.next(...args).then((result) => {
         if (result.done) end();
         return result;
       }, (error: unknown) => {
         end();
         throw error;
-      }),
-      return: (value?: unknown) => generator.return(value as undefined).finally(end),
-      throw: (error?: unknown) => generator.throw(error).finally(end),
+      })),
+      return: (value?: unknown) => track(generator.return(value as undefined).finally(end)),
+      throw: (error?: unknown) => track(generator.throw(error).finally(end)),
       [Symbol.asyncIterator]() {
         return this;
       },
     };
     function end(): void {
-      runs.delete(done);
-      finished();
+      runs.delete(run);
+      for (const source of forwarded) source.removeEventListener('abort', forward);
     }
     return wrapped;
   }
@@ -310,6 +343,7 @@ export class Loader implements AsyncIterable<Batch> {
     const epochSize = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
     const maxSkipped = options.maxSkipped ?? Math.ceil(epochSize * 0.1);
     const pool = await this.#ensurePool();
+    signal?.throwIfAborted(); // close() may have come while the pool was starting
     const cache = this.#cache;
     const slotCount = settings.prefetch + 1;
     const ring = settings.reuseBuffers ? this.#takeRing(slotCount, true) : [];
@@ -416,7 +450,7 @@ export class Loader implements AsyncIterable<Batch> {
       await pool.drain();
       if (idleSince !== null) stats.producerWaitMs += performance.now() - idleSince;
       stats.ahead = 0;
-      if (settings.reuseBuffers) this.#freeRings.push(ring);
+      if (settings.reuseBuffers && !this.#closed) this.#freeRings.push(ring);
       // Under onError 'throw' a bad sample ends the run and the pool with it; the next epoch starts a new one.
       if (failedWith instanceof SampleError || failedWith instanceof SkipBudgetError) await this.#closePool();
     }
@@ -455,7 +489,10 @@ export class Loader implements AsyncIterable<Batch> {
       for (const error of skipped) {
         stats.skipped[error.code] = (stats.skipped[error.code] ?? 0) + 1;
         stats.skippedTotal++;
-        stats.skippedFiles.push({ path: error.path, index: error.index, code: error.code, stage: error.stage, reason: error.reason, epoch });
+        if (!this.#listedSkips.has(error.index)) {
+          this.#listedSkips.add(error.index);
+          stats.skippedFiles.push({ path: error.path, index: error.index, code: error.code, stage: error.stage, reason: error.reason, epoch });
+        }
         epochFailures.push(error);
       }
       if (epochFailures.length > maxSkipped) throw new SkipBudgetError(maxSkipped, epochFailures);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { reasonOf, type SampleFailure } from '../errors.js';
+import { configureSharp } from '../stages/prepare.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, WorkerConfig } from './messages.js';
 
 /** The compiled worker entry. Under a TypeScript runner (tests) this module is src/, and the worker runs from dist/. */
@@ -42,6 +43,7 @@ export class WorkerPool {
 
   constructor(options: PoolOptions) {
     this.#options = options;
+    configureSharp(); // before any worker exists: the workers rely on it (see worker.ts)
     this.#piscina = new Piscina({
       filename: workerFilename(),
       minThreads: options.workers,

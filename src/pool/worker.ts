@@ -14,7 +14,8 @@ import { configureSharp } from '../stages/prepare.js';
 import { readCached, claimCacheRecord, writeCached, type CacheRecordClaim } from './cache-io.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
 
-configureSharp();
+// Loaders were blocked process-wide by the thread that started the pool (WorkerPool's constructor).
+configureSharp({ blockLoaders: false });
 const config = workerData as WorkerConfig;
 const { plan } = config;
 

@@ -25,12 +25,18 @@ let configured = false;
  * (parallelism comes from the pool, not from libvips), no operation cache (every file is read
  * once per epoch), and every loader blocked except JPEG/PNG/WebP/GIF/TIFF, so SVG, PDF and
  * friends can never be reached whatever a file's bytes say. Blocking is process-wide in libvips.
+ *
+ * `blockLoaders: false` is for pool workers: the thread that starts a pool has already blocked
+ * the loaders for the whole process, and blocking all then unblocking some again leaves a moment
+ * in which every loader is blocked, failing decodes running in other threads at that moment
+ * ("unsupported image format", "operation is blocked"): seen when a worker starts or is replaced.
  */
-export function configureSharp(): void {
+export function configureSharp(options: { blockLoaders?: boolean } = {}): void {
   if (configured) return;
   configured = true;
   sharp.concurrency(1);
   sharp.cache(false);
+  if (options.blockLoaders === false) return;
   sharp.block({ operation: ['VipsForeignLoad'] });
   sharp.unblock({ operation: Object.values(LOADERS) });
 }
@@ -87,7 +93,14 @@ export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings)
 /** Maps sharp's error messages onto patchstream's codes. */
 export function decodeFailure(error: unknown): SampleFailure {
   const message = error instanceof Error ? error.message : String(error);
-  const reason = message.replace(/^Input (buffer|file) (has corrupt header|contains unsupported image format): ?/i, (match) => match.trimEnd()).split('\n')[0] ?? message;
+  const lines = message.split('\n');
+  // With failOn 'warning' sharp may say only "Warning treated as error due to failOn setting" on
+  // the first line and put libvips' warnings (the actual reason) on the next ones. Best effort:
+  // sharp's warning queue is process-wide, so with decodes in flight in other threads a warning
+  // can be missing here or come from another file that failed at the same time.
+  const reason = /^Warning treated as error/.test(lines[0] ?? '') && lines.length > 1
+    ? `${lines[0]}: ${lines.slice(1).filter(Boolean).join('; ')}`
+    : (lines[0] ?? message);
   if (/exceeds pixel limit/i.test(message)) return { code: 'PIXEL_LIMIT', stage: 'decode', reason };
   if (/timeout/i.test(message)) return { code: 'TIMEOUT', stage: 'decode', reason };
   if (/unsupported image format/i.test(message)) return { code: 'UNSUPPORTED', stage: 'decode', reason };

@@ -1,4 +1,5 @@
 /** Stage `read`: a file's bytes, with its size checked before anything is read. */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { SampleFailure } from '../errors.js';
 
@@ -15,8 +16,17 @@ export type ReadResult = { ok: true; bytes: Buffer } | { ok: false; failure: Sam
 export async function readImageFile(path: string, maxFileBytes: number): Promise<ReadResult> {
   let handle;
   try {
-    handle = await open(path, 'r');
-    const { size } = await handle.stat();
+    // O_NONBLOCK: opening a FIFO (a file replaced after listing, a hand-made sample list) would
+    // otherwise block a libuv thread until a writer appears, and keep the process from exiting.
+    // Regular files ignore the flag.
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      // A folder's size can be below MIN_IMAGE_BYTES (XFS, btrfs): say what it is, not EMPTY.
+      const what = info.isDirectory() ? 'EISDIR: is a folder, not a file' : 'not a regular file (FIFO, socket or device)';
+      return { ok: false, failure: { code: 'IO', stage: 'read', reason: what } };
+    }
+    const { size } = info;
     if (size > maxFileBytes) {
       return { ok: false, failure: { code: 'FILE_TOO_LARGE', stage: 'read', reason: `file has ${size} bytes, more than maxFileBytes (${maxFileBytes})` } };
     }

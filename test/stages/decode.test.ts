@@ -121,6 +121,8 @@ describe('decodeFile() on odd but valid images', () => {
     await pixels(join(dir, 'wide.png'), 256);
     expect(at(data, 256, 128, 128)).toEqual([0x33, 0x66, 0x99]);
     expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
