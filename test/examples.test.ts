@@ -1,0 +1,37 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+// Each example is run exactly as the README says (npx tsx examples/<name>.ts), importing
+// 'patchstream' through the package's own exports (dist/, built by `npm test`).
+function example(name: string, ...args: string[]) {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', `examples/${name}.ts`, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: child.status, output: `${child.stdout}${child.stderr}` };
+}
+
+describe('examples/', () => {
+  it('examples/iterate.ts - prints shapes, labels and throughput', () => {
+    const { code, output } = example('iterate', 'fixtures/shapes', '1');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/shape \[64,56,56,3\]/);
+    expect(output).toMatch(/epoch 0: 320 images in .* images\/s/);
+  });
+
+  it('examples/pipe-into-trainer.ts - stream.pipeline into a tfjs step, producer held back', () => {
+    const { code, output } = example('pipe-into-trainer', 'fixtures/shapes');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/trained 10 steps; producer waited [1-9]\d*\.\d\d s|trained 10 steps; producer waited 0\.[1-9]\d s/);
+  });
+
+  it('examples/fit-dataset.ts - model.fitDataset(toTfDataset(loader))', () => {
+    const { code, output } = example('fit-dataset', 'fixtures/shapes', '1');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/epoch 0: loss \d/);
+  });
+
+  it('examples/train.ts - the bundled trainer with callbacks', () => {
+    const { code, output } = example('train', 'fixtures/shapes', '1');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/my callback: epoch 1 validation top-1 error/);
+    expect(output).toMatch(/done: 1 epochs on wasm; ten-crop top-1 error/);
+  });
+});
