@@ -28,6 +28,7 @@ interface BenchFlags extends CommonFlags {
   mode: Mode;
   limit?: number;
   cache?: string;
+  cacheFormat: 'raw' | 'jpeg';
 }
 
 /** Median of numbers. */
@@ -77,6 +78,7 @@ export function registerBench(program: Command): void {
     .option('--mode <mode>', 'train, centre or ten-crop', 'train')
     .option('--limit <n>', 'use only the first n images', integer(1))
     .option('--cache <where>', "prepared-image cache: 'memory' or a folder; the first pass fills it")
+    .option('--cache-format <format>', 'raw or jpeg (disk cache only)', 'raw')
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `
@@ -100,7 +102,7 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
   const full = await imageFolder(dir, { signal });
   const dataset: Dataset = flags.limit ? { ...full, samples: full.samples.slice(0, flags.limit) } : full;
   const paths = dataset.samples.map((sample) => sample.path);
-  const cache: CacheOption = flags.cache === undefined ? false : flags.cache === 'memory' ? 'memory' : { dir: flags.cache };
+  const cache: CacheOption = flags.cache === undefined ? false : flags.cache === 'memory' ? 'memory' : { dir: flags.cache, format: flags.cacheFormat };
   const loader = createLoader(dataset, {
     batchSize: flags.batchSize,
     workers: flags.workers,

@@ -40,18 +40,30 @@ export async function readCached(config: WorkerConfig, index: number): Promise<C
   }
   const disk = config.diskCache!;
   const handle = await dataFile(disk.dataFile);
-  const buffer = Buffer.allocUnsafe(disk.recordBytes);
-  const { bytesRead } = await handle.read(buffer, 0, disk.recordBytes, index * disk.recordBytes);
-  if (bytesRead !== disk.recordBytes) {
-    return { kind: 'failed', failure: { code: 'IO', stage: 'cache', reason: `cache record ${index} is short (${bytesRead} of ${disk.recordBytes} bytes): ${disk.dataFile}` } };
-  }
+  const position = index * disk.recordBytes;
   if (disk.format === 'jpeg') {
-    const length = buffer.readUInt32LE(0);
+    // A JPEG record fills only the start of its slot (the rest is a hole in a sparse file):
+    // read a first block, and the remainder only for a large JPEG.
+    const first = Math.min(disk.recordBytes, 65536);
+    let buffer = Buffer.allocUnsafe(first);
+    const { bytesRead } = await handle.read(buffer, 0, first, position);
+    const length = bytesRead >= 4 ? buffer.readUInt32LE(0) : 0;
     if (length === 0 || length > disk.recordBytes - 4) {
       return { kind: 'failed', failure: { code: 'IO', stage: 'cache', reason: `cache record ${index} has a bad length ${length}: ${disk.dataFile}` } };
     }
+    if (length + 4 > first) {
+      const whole = Buffer.allocUnsafe(length + 4);
+      buffer.copy(whole, 0, 0, first);
+      await handle.read(whole, first, length + 4 - first, position + first);
+      buffer = whole;
+    }
     const { data } = await sharp(buffer.subarray(4, 4 + length)).raw().toBuffer({ resolveWithObject: true });
     return { kind: 'hit', pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  }
+  const buffer = Buffer.allocUnsafe(disk.recordBytes);
+  const { bytesRead } = await handle.read(buffer, 0, disk.recordBytes, position);
+  if (bytesRead !== disk.recordBytes) {
+    return { kind: 'failed', failure: { code: 'IO', stage: 'cache', reason: `cache record ${index} is short (${bytesRead} of ${disk.recordBytes} bytes): ${disk.dataFile}` } };
   }
   return { kind: 'hit', pixels: new Uint8Array(buffer.buffer, buffer.byteOffset, disk.recordBytes) };
 }
