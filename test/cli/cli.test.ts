@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_VERSION } from '../../src/version.js';
 
@@ -38,8 +40,13 @@ describe('patchstream CLI conventions', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: Cannot open dataset folder .*no\/such\/folder\n/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
-    const broken = run('stats', 'fixtures', '--sample', '5');
+    const dir = mkdtempSync(join(tmpdir(), 'patchstream-cli-'));
+    mkdirSync(join(dir, 'only-class'));
+    copyFileSync('fixtures/broken/truncated.jpg', join(dir, 'only-class', 'truncated.jpg'));
+    const broken = run('stats', dir);
+    rmSync(dir, { recursive: true, force: true });
     expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/^error: DECODE .*truncated\.jpg \(stage decode\): /);
     const verbose = run('stats', 'no/such/folder', '--verbose');
     expect(verbose.stderr).toMatch(/\n\s+at /);
     const noCheckpoint = run('eval', 'fixtures/odd', 'fixtures/shapes');
