@@ -244,6 +244,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
   let lastCheckpoint = resumed?.path ?? '';
   let interrupted = false;
   const stepsPerEpoch = trainLoader.length;
+  const readLossEvery = backend.name.startsWith('tfjs-node') ? 10 : 1;
   const variables = trainableVariables(model as Parameters<typeof trainableVariables>[0]);
 
   const checkpoint = async (atEpoch: number, atStep: number): Promise<string> => {
@@ -285,6 +286,24 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
       const skippedBefore = trainLoader.stats().skippedTotal;
       let lossSum = 0;
       let lossCount = 0;
+      // Reading a loss back stalls a GPU's queue: on tfjs-node(-gpu) losses are read (and
+      // onStep called) every few steps; on wasm and cpu, ops are synchronous and it is free.
+      const pending: Array<{ loss: ReturnType<Sgd['stepTensor']>; count: number; info: Omit<StepInfo, 'loss'> }> = [];
+      const readLosses = async () => {
+        if (pending.length === 0) return;
+        const stacked = tf.stack(pending.map((entry) => entry.loss));
+        const values = await stacked.data();
+        tf.dispose([stacked, ...pending.map((entry) => entry.loss)]);
+        pending.forEach((entry, i) => {
+          const loss = values[i]!;
+          if (Number.isFinite(loss)) {
+            lossSum += loss * entry.count;
+            lossCount += entry.count;
+          }
+          options.onStep?.({ ...entry.info, loss });
+        });
+        pending.length = 0;
+      };
       let images = 0;
       let step = startStep;
       try {
@@ -292,21 +311,22 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
           const loss = tf.tidy(() => {
             const xs = tf.tensor4d(batch.images as Float32Array, batch.shape);
             const ys = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses);
-            return sgd.step(variables, () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as never) as never);
+            return sgd.stepTensor(variables, () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as never) as never);
           });
           step++;
           images += batch.labels.length;
           trainedImages += batch.labels.length;
-          if (Number.isFinite(loss)) {
-            lossSum += loss * batch.labels.length;
-            lossCount += batch.labels.length;
-          }
           const elapsed = performance.now() - epochStarted;
-          options.onStep?.({
-            epoch, step, steps: stepsPerEpoch, loss, lr: schedule.lr, indices: batch.indices,
-            imagesPerSecond: (images * 1000) / elapsed,
-            dataWaitShare: (trainLoader.stats().consumerWaitMs - waitBefore) / elapsed,
+          pending.push({
+            loss,
+            count: batch.labels.length,
+            info: {
+              epoch, step, steps: stepsPerEpoch, lr: schedule.lr, indices: batch.indices,
+              imagesPerSecond: (images * 1000) / elapsed,
+              dataWaitShare: (trainLoader.stats().consumerWaitMs - waitBefore) / elapsed,
+            },
           });
+          if (pending.length >= readLossEvery) await readLosses();
           if (options.signal?.aborted) {
             interrupted = true;
             break;
@@ -317,6 +337,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
         if (!options.signal?.aborted) throw error;
         interrupted = true;
       }
+      await readLosses();
       if (interrupted) {
         const path = await checkpoint(epoch, step);
         log(`interrupted: checkpoint at epoch ${epoch}, step ${step}: ${path}`);
