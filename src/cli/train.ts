@@ -1,6 +1,8 @@
 /** `patchstream train <dir>`: trains AlexNet (or alexnet-small) with the bundled trainer. */
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import type { ColourStats } from '../colour.js';
 import { imageFolder } from '../dataset/image-folder.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import type { ModelName } from '../model/alexnet.js';
@@ -28,6 +30,7 @@ interface TrainFlags extends CommonFlags {
   valFraction: number;
   checkpointEvery: number;
   cache?: string;
+  stats?: string;
   skipErrors?: boolean;
   tenCrop: boolean;
 }
@@ -40,6 +43,19 @@ export function evaluationTable(centre: EvaluationResult, tenCrop: EvaluationRes
     ['centre patch', percent(centre.top1Error), percent(centre.top5Error), centre.images, centre.imagesPerSecond.toFixed(0)],
     ['ten-crop average', percent(tenCrop.top1Error), percent(tenCrop.top5Error), tenCrop.images, tenCrop.imagesPerSecond.toFixed(0)],
   ]);
+}
+
+/** Reads a `patchstream stats --out` file; its shape is checked by the loader's option validation. */
+async function readColourStats(path: string): Promise<ColourStats> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--stats ${path}: ${(error as Error).message}`);
+  }
+  const stats = parsed as ColourStats;
+  if (stats.scale !== 1) throw new UsageError(`--stats ${path}: expected statistics on the 0-1 pixel scale (scale: 1), as written by patchstream stats`);
+  return stats;
 }
 
 /** Registers the command. */
@@ -67,6 +83,7 @@ export function registerTrain(program: Command): void {
     .option('--resume <checkpoint>', 'continue from a checkpoint folder or a previous --out folder')
     .option('--checkpoint-every <steps>', 'also checkpoint every N steps (0: at epoch ends only)', integer(0), 0)
     .option('--cache <where>', "keep prepared images: 'memory' or a folder")
+    .option('--stats <file>', 'colour statistics from `patchstream stats --out` for normalisation and PCA lighting (default: ImageNet\'s)')
     .option('--skip-errors', 'skip unreadable images (counted, listed) instead of stopping')
     .option('--no-ten-crop', 'skip the final centre + ten-crop evaluation')
     .option('--json', 'one JSON object per line (an epoch per line), the last a summary')
@@ -107,6 +124,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
   try {
     const dataset = await imageFolder(dir);
     const val = flags.val ? await imageFolder(flags.val) : undefined;
+    const colourStats = flags.stats ? await readColourStats(flags.stats) : undefined;
     let progress = reporter.progress(1, 'epoch {epoch} |{bar}| step {value}/{total} | loss {loss} | {rate} img/s | data wait {wait} | ETA {eta_formatted}', { epoch: 0, loss: '-', rate: '-', wait: '-' });
     let progressEpoch = -1;
     const options: TrainOptions = {
@@ -114,6 +132,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
       ...(lrSteps ? { lrSteps } : {}), patience: flags.patience, seed: flags.seed, backend, out: flags.out,
       ...(flags.resume ? { resume: flags.resume } : {}), ...(val ? { val } : {}), valFraction: flags.valFraction,
       checkpointEvery: flags.checkpointEvery, workers: flags.workers, prefetch: flags.prefetch,
+      ...(colourStats ? { lighting: colourStats, normalize: colourStats } : {}),
       ...(flags.cache ? { cache: flags.cache === 'memory' ? 'memory' as const : { dir: flags.cache } } : {}),
       ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}),
       finalEvaluation: flags.tenCrop,

@@ -5,6 +5,7 @@
  * at most `prefetch` batches are in the pool or ready ahead of the consumer; workers write
  * straight into shared batch buffers; batches are handed out strictly in order.
  */
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
@@ -131,6 +132,7 @@ export class Loader implements AsyncIterable<Batch> {
   constructor(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}) {
     this.dataset = checkDataset(dataset);
     this.options = resolveLoaderOptions(options);
+    warnAboutThreadpool(this.options.workers * this.options.inFlight);
     this.plan = makePlan(this.options);
     this.#internals = internals;
     configureSharp();
@@ -519,6 +521,23 @@ export class Loader implements AsyncIterable<Batch> {
       skipped,
     });
   }
+}
+
+let warnedAboutThreadpool = false;
+
+/**
+ * sharp decodes on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise, read
+ * once at start-up). On a machine with more cores than that, a loader asking for more decodes in
+ * flight than the pool has threads is capped by it: say so, once.
+ */
+function warnAboutThreadpool(inFlight: number): void {
+  if (warnedAboutThreadpool || process.env.UV_THREADPOOL_SIZE !== undefined) return;
+  if (availableParallelism() <= 4 || inFlight <= 4) return;
+  warnedAboutThreadpool = true;
+  process.emitWarning(
+    `patchstream: ${inFlight} decodes in flight but libuv's thread pool has 4 threads (UV_THREADPOOL_SIZE is not set); start Node with UV_THREADPOOL_SIZE=${Math.min(1024, inFlight)} to use every core`,
+    { code: 'PATCHSTREAM_THREADPOOL' },
+  );
 }
 
 /** What every worker of a loader's pool is told once. */
