@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageFolder } from '../../src/dataset/image-folder.js';
@@ -117,5 +117,47 @@ describe('train()', () => {
     const saved = await loadCheckpoint(out);
     expect(saved.state.epoch).toBe(1);
     expect(existsSync(join(out, 'latest'))).toBe(true);
+  });
+
+  it('patchstream train - after SIGKILL, --resume from the last checkpoint continues with the batches an uninterrupted run would see', async () => {
+    // The same 48 images as `shapes`, as a folder the CLI can read (same names, so the same order).
+    const data = join(folder.dir, 'subset');
+    for (const sample of shapes.samples) {
+      const classDir = join(data, shapes.classes[sample.label]!);
+      mkdirSync(classDir, { recursive: true });
+      copyFileSync(sample.path, join(classDir, basename(sample.path)));
+    }
+    const listed = await imageFolder(data);
+    expect(listed.samples.map((s) => basename(s.path))).toEqual(shapes.samples.map((s) => basename(s.path)));
+
+    const straight: string[] = [];
+    await train(listed, { ...quick, epochs: 5, out: join(folder.dir, 'straight-kill'), finalEvaluation: false, onStep: ({ epoch, step, indices }) => void straight.push(`${epoch}:${step}:${Array.from(indices).join(',')}`) });
+
+    const out = join(folder.dir, 'killed');
+    const child = spawn(process.execPath, [resolve('bin/patchstream.js'), 'train', data, '--model', 'alexnet-small', '--width', '0.5', '--rescale', '20', '--crop', '16', '--batch-size', '8', '--lr', '0.02', '--val-fraction', '0.25', '--seed', '5', '--epochs', '5', '--backend', 'wasm', '--workers', '1', '--checkpoint-every', '2', '--out', out], { stdio: 'ignore' });
+    // Kill it hard once a mid-epoch checkpoint of the second epoch exists.
+    await new Promise<void>((resolveWait, reject) => {
+      const timer = setInterval(() => {
+        const names = existsSync(join(out, 'checkpoints')) ? readdirSync(join(out, 'checkpoints')) : [];
+        if (names.some((name) => /^epoch-000[1-3]-step-\d+$/.test(name) && name !== 'epoch-0001-step-000000')) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+          resolveWait();
+        }
+      }, 20);
+      child.on('exit', (code, signal) => {
+        if (signal !== 'SIGKILL') {
+          clearInterval(timer);
+          reject(new Error(`finished before it could be killed (code ${code})`));
+        }
+      });
+    });
+    await new Promise((resolveExit) => child.on('exit', resolveExit));
+    const saved = await loadCheckpoint(out);
+    const resumed: string[] = [];
+    await train(listed, { ...quick, epochs: 5, out, resume: out, finalEvaluation: false, onStep: ({ epoch, step, indices }) => void resumed.push(`${epoch}:${step}:${Array.from(indices).join(',')}`) });
+    const from = straight.findIndex((entry) => entry.startsWith(`${saved.state.epoch}:${saved.state.step + 1}:`));
+    expect(from).toBeGreaterThan(0);
+    expect(resumed).toEqual(straight.slice(from));
   });
 });
