@@ -53,7 +53,7 @@ export interface BatchTask {
   images: SharedArrayBuffer;
   /** Float32 per image position: scale R, G, B, bias R, G, B. */
   offsets: SharedArrayBuffer;
-  /** Set by the pool: Int32 [started, samples finished], for the hang watchdog. */
+  /** Set by the pool: Int32 [started, samples finished, state per sample (0 waiting, 1 started, 2 finished)], for the hang watchdog. */
   progress?: SharedArrayBuffer;
 }
 

@@ -13,6 +13,9 @@ import { reasonOf, type SampleFailure } from '../errors.js';
 import { configureSharp } from '../stages/prepare.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, WorkerConfig } from './messages.js';
 
+/** Per-sample progress state set by the worker: the sample's work has begun. */
+const SAMPLE_STARTED = 1;
+
 /** The compiled worker entry. Under a TypeScript runner (tests) this module is src/, and the worker runs from dist/. */
 function workerFilename(): string {
   const here = fileURLToPath(import.meta.url);
@@ -83,6 +86,12 @@ export class WorkerPool {
     if (whole.ok) return whole.result as ResultOf<T>;
     if (task.indices.length === 1) return this.#failedResult(task, [whole.failure]) as ResultOf<T>;
     const parts = await Promise.all(task.indices.map(async (_, j) => {
+      // After a timeout, a sample that had started and never finished is the one that hangs:
+      // attribute it now instead of waiting a second watchdog period for it alone.
+      if (whole.failure.code === 'TIMEOUT' && whole.states?.[j] === SAMPLE_STARTED) {
+        const single = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!] } as T;
+        return this.#failedResult(single, [whole.failure]) as ResultOf<T>;
+      }
       const single = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!], ...('positions' in task ? { positions: [task.positions[j]!] } : {}) } as T;
       const attempt = await this.#attempt(single);
       return attempt.ok ? (attempt.result as ResultOf<T>) : (this.#failedResult(single, [attempt.failure]) as ResultOf<T>);
@@ -90,11 +99,12 @@ export class WorkerPool {
     return mergeResults(task, parts) as ResultOf<T>;
   }
 
-  async #attempt(task: AnyTask): Promise<{ ok: true; result: BatchResult | StatsResult } | { ok: false; failure: SampleFailure }> {
+  async #attempt(task: AnyTask): Promise<{ ok: true; result: BatchResult | StatsResult } | { ok: false; failure: SampleFailure; states?: Int32Array }> {
     if (this.#closed) return { ok: false, failure: { code: 'WORKER', stage: 'worker', reason: 'the loader was closed' } };
     // The watchdog looks at progress, not at the clock since submission: a task may wait in
     // the queue behind others. The worker marks when it starts and counts finished samples.
-    const progress = new Int32Array(new SharedArrayBuffer(8));
+    // [started, samples finished, then per sample: 0 waiting, 1 started, 2 finished]
+    const progress = new Int32Array(new SharedArrayBuffer(8 + 4 * task.indices.length));
     const controller = new AbortController();
     const periodMs = (Math.ceil(this.#options.sampleTimeout) + 2) * 1000;
     let lastSeen = -1;
@@ -121,7 +131,7 @@ export class WorkerPool {
     } catch (error) {
       if (timedOut) {
         this.replacedWorkers++;
-        return { ok: false, failure: { code: 'TIMEOUT', stage: 'worker', reason: `no sample finished for ${(periodMs / 1000).toFixed(0)} s; the worker was stopped and replaced` } };
+        return { ok: false, failure: { code: 'TIMEOUT', stage: 'worker', reason: `no sample finished for ${(periodMs / 1000).toFixed(0)} s; the worker was stopped and replaced` }, states: progress.slice(2) };
       }
       if (!this.#closed) this.replacedWorkers++;
       return { ok: false, failure: { code: 'WORKER', stage: 'worker', reason: reasonOf(error) } };

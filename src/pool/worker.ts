@@ -84,9 +84,13 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
     const index = task.indices[j]!;
     const position = task.positions[j]!;
+    if (progress) Atomics.store(progress, 2 + j, 1);
     await injectFault(index);
     const source = await prepared(index, task.paths[j]!);
-    if (progress) Atomics.add(progress, 1, 1);
+    if (progress) {
+      Atomics.store(progress, 2 + j, 2);
+      Atomics.add(progress, 1, 1);
+    }
     decodeMs += source.ms;
     if (source.decoded) decodes++;
     else cacheHits++;
@@ -113,8 +117,12 @@ async function runStats(task: StatsTask): Promise<StatsResult> {
   const sums = new Float64Array(task.indices.length * 10);
   const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
+    if (progress) Atomics.store(progress, 2 + j, 1);
     const source = await prepared(task.indices[j]!, task.paths[j]!);
-    if (progress) Atomics.add(progress, 1, 1);
+    if (progress) {
+      Atomics.store(progress, 2 + j, 2);
+      Atomics.add(progress, 1, 1);
+    }
     if (!source.ok) {
       failures[j] = source.failure;
       return;
