@@ -34,4 +34,12 @@ describe('examples/', () => {
     expect(output).toMatch(/my callback: epoch 1 validation top-1 error/);
     expect(output).toMatch(/done: 1 epochs on wasm; ten-crop top-1 error/);
   });
+
+  it('examples/uint8-on-device.ts - uint8 + offsets on the device equal the float32 batches', () => {
+    const { code, output } = example('uint8-on-device', 'fixtures/shapes');
+    expect(code, output).toBe(0);
+    const match = /largest difference from the float32 loader: ([\d.e+-]+)/.exec(output);
+    expect(match, output).not.toBeNull();
+    expect(Number(match![1])).toBeLessThan(1e-4);
+  });
 });
