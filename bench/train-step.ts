@@ -3,18 +3,20 @@
  * random data, reported as the median over several timed steps after warm-up, for each
  * backend side by side (cpu is the baseline).
  *
- *   npx tsx bench/train-step.ts [--backends wasm,cpu] [--steps 5] [--warmup 2] [--only small|alexnet] [--json]
+ *   npx tsx bench/train-step.ts [--backends wasm,cpu,cpu-builtin] [--steps 5] [--warmup 2] [--only small|alexnet] [--json]
  *
  * Default cases: alexnet-small at 32 and 64 px with batch 32 and 64, alexnet at 227 px with
- * batch 8 (at most 3 steps after 1 warm-up). The cpu backend only runs the first case, once,
- * unless --all: its Conv2DBackpropFilter is a scalar TensorBuffer loop that needs about two
- * minutes for one alexnet-small step at batch 32 (see the numbers in the report), so the
- * other cases would take hours.
+ * batch 8 (at most 3 steps after 1 warm-up). `cpu` is the pure-JavaScript backend with
+ * patchstream's filter-gradient kernel; `cpu-builtin` the same with tfjs's own
+ * Conv2DBackpropFilter, a scalar loop, for comparison. Both run only the first case, once,
+ * unless --all: the other cases would take a long time.
  */
 import { parseArgs } from 'node:util';
+import { median } from '../src/cli/bench.js';
 import { createModel, type ModelName } from '../src/model/alexnet.js';
 import { selectBackend, type BackendPreference } from '../src/train/backend.js';
 import { Sgd, trainableVariables } from '../src/train/sgd.js';
+import { registerCpuTrainingKernels, restoreCpuKernels } from '../src/train/wasm-kernels.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,15 +49,15 @@ const allCases: Case[] = [
 ];
 const cases = allCases.filter((c) => values.only === undefined || (values.only === 'alexnet') === (c.model === 'alexnet'));
 
-function median(numbers: number[]): number {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
 const rows: Array<Record<string, string | number>> = [];
-for (const backend of (values.backends as string).split(',') as BackendPreference[]) {
-  const { tf, detail } = await selectBackend(backend);
+for (const name of (values.backends as string).split(',')) {
+  const builtin = name === 'cpu-builtin';
+  const backend = (builtin ? 'cpu' : name) as BackendPreference;
+  const selected = await selectBackend(backend);
+  const { tf } = selected;
+  if (builtin) restoreCpuKernels(tf);
+  else if (backend === 'cpu') registerCpuTrainingKernels(tf);
+  const detail = builtin ? "cpu (pure JavaScript; tfjs's own Conv2DBackpropFilter)" : selected.detail;
   const slow = backend === 'cpu' && !values.all;
   for (const c of slow ? cases.slice(0, 1).map((only) => ({ ...only, steps: 1, warmup: 0 })) : cases) {
     const model = createModel(tf, { name: c.model, numClasses: c.numClasses, inputSize: c.inputSize, seed: 1 });

@@ -72,7 +72,7 @@ export async function fitColourStats(dataset: Dataset, options: ColourStatsOptio
     : permutation(dataset.samples.length, resolved.seed, 0).subarray(0, count).sort();
   const pool = new WorkerPool({ workers: resolved.workers, config: workerConfig(resolved, makePlan(resolved), null), sampleTimeout: resolved.sampleTimeout });
   const totals = new Float64Array(10);
-  const skipped: FittedColourStats['skipped'] = [];
+  const failures: SampleError[] = [];
   let images = 0;
   let done = 0;
   try {
@@ -90,7 +90,7 @@ export async function fitColourStats(dataset: Dataset, options: ColourStatsOptio
           if (failure) {
             const error = new SampleError(failure, { path: dataset.samples[index]!.path, label: dataset.samples[index]!.label, index });
             if (resolved.onError === 'throw') throw error;
-            skipped.push({ path: error.path, code: error.code, reason: error.reason });
+            failures.push(error);
             return;
           }
           for (let k = 0; k < 10; k++) totals[k]! += result.sums[j * 10 + k]!;
@@ -105,11 +105,11 @@ export async function fitColourStats(dataset: Dataset, options: ColourStatsOptio
     await pool.close();
   }
   const maxSkipped = resolved.maxSkipped ?? Math.ceil(count * 0.1);
-  if (skipped.length > maxSkipped) {
-    throw new SkipBudgetError(maxSkipped, skipped.map((s) => new SampleError({ code: s.code as never, stage: 'decode', reason: s.reason }, { path: s.path, label: -1, index: -1 })));
+  if (failures.length > maxSkipped) {
+    throw new SkipBudgetError(maxSkipped, failures);
   }
   if (images === 0) throw new Error('fitColourStats(): no image could be read');
-  return statsFromSums(totals, images, skipped);
+  return statsFromSums(totals, images, failures.map(({ path, code, reason }) => ({ path, code, reason })));
 }
 
 /**

@@ -191,7 +191,8 @@ export function checkChoice<T extends string>(name: string, value: unknown, choi
   return value as T;
 }
 
-function checkBoolean(name: string, value: unknown): boolean {
+/** Checks a boolean. */
+export function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') invalid(name, 'boolean', value);
   return value;
 }
@@ -201,6 +202,11 @@ function checkTriple(name: string, value: unknown, check: (name: string, item: u
   const items = Array.from(value as ArrayLike<unknown>);
   if (items.length !== 3) invalid(name, 'array of 3 numbers', value, RangeError);
   return items.map((item, i) => check(`${name}[${i}]`, item)) as [number, number, number];
+}
+
+/** Checks an `[r, g, b]` colour of integers 0-255. */
+export function checkRgb(name: string, value: unknown): [number, number, number] {
+  return checkTriple(name, value, (n, v) => checkInteger(n, v, 0, 255));
 }
 
 /** Validates `{ mean, std }` on the 0-1 scale. */
@@ -307,7 +313,7 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): ResolvedOptio
     maxFileBytes: has('maxFileBytes') ? checkInteger('options.maxFileBytes', pick('maxFileBytes'), 1, Number.MAX_SAFE_INTEGER) : LOADER_DEFAULTS.maxFileBytes,
     formats,
     allowMisnamed: has('allowMisnamed') ? checkBoolean('options.allowMisnamed', pick('allowMisnamed')) : LOADER_DEFAULTS.allowMisnamed,
-    background: has('background') ? checkTriple('options.background', pick('background'), (n, v) => checkInteger(n, v, 0, 255)) : [...LOADER_DEFAULTS.background],
+    background: has('background') ? checkRgb('options.background', pick('background')) : [...LOADER_DEFAULTS.background],
     kernel: has('kernel') ? checkChoice('options.kernel', pick('kernel'), KERNELS) : LOADER_DEFAULTS.kernel,
     failOn: has('failOn') ? checkChoice('options.failOn', pick('failOn'), ['none', 'truncated', 'error', 'warning'] as const) : LOADER_DEFAULTS.failOn,
     cache: has('cache') ? checkCache(pick('cache')) : false,

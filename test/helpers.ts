@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Dataset } from '../src/dataset/types.js';
+import type { Batch } from '../src/loader/batch.js';
 
 /** A fresh temporary folder, removed by the returned cleanup. */
 export function temporaryFolder(prefix = 'patchstream-test-'): { dir: string; remove: () => void } {
@@ -69,4 +70,14 @@ export async function collect<T extends { clone(): T }>(batches: AsyncIterable<T
   const out: T[] = [];
   for await (const batch of batches) out.push(batch.clone());
   return out;
+}
+
+/** What an epoch's iteration ends with: the error, or null when it completes. */
+export async function outcome(iteration: AsyncIterable<Batch>, onBatch: (batch: Batch) => void = () => undefined): Promise<unknown> {
+  try {
+    for await (const batch of iteration) onBatch(batch);
+  } catch (error) {
+    return error;
+  }
+  return null;
 }

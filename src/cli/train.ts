@@ -8,7 +8,7 @@ import type { EvaluationResult } from '../eval/evaluate.js';
 import type { ModelName } from '../model/alexnet.js';
 import type { BackendPreference } from '../train/backend.js';
 import { train, type TrainOptions } from '../train/trainer.js';
-import { decimal, integer, InterruptedError, Reporter, table, UsageError, type CommonFlags } from './output.js';
+import { decimal, integer, InterruptedError, interruptSignal, Reporter, table, UsageError, type CommonFlags } from './output.js';
 
 interface TrainFlags extends CommonFlags {
   val?: string;
@@ -114,13 +114,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
   if (crop > flags.rescale) throw new UsageError(`--crop (${crop}) must be at most --rescale (${flags.rescale})`);
 
   // First Ctrl-C: finish the step, checkpoint, exit 130. Second: exit at once.
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    reporter.info('interrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit at once)');
-    controller.abort(new InterruptedError());
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, dispose } = interruptSignal(() => reporter.info('interrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit at once)'));
   try {
     const dataset = await imageFolder(dir);
     const val = flags.val ? await imageFolder(flags.val) : undefined;
@@ -136,7 +130,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
       ...(flags.cache ? { cache: flags.cache === 'memory' ? 'memory' as const : { dir: flags.cache } } : {}),
       ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}),
       finalEvaluation: flags.tenCrop,
-      signal: controller.signal,
+      signal,
       log: (line) => reporter.info(line),
       onStep: (info) => {
         if (info.epoch !== progressEpoch) {
@@ -176,6 +170,6 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
     });
     if (result.interrupted) throw new InterruptedError(`interrupted; resume with --resume ${flags.out}`);
   } finally {
-    process.off('SIGINT', onSigint);
+    dispose();
   }
 }

@@ -7,7 +7,7 @@
 
 import path from 'node:path';
 
-import { invalid } from '../options.js';
+import { checkBoolean, invalid } from '../options.js';
 
 /**
  * Compares two strings by Unicode code point, the order Python's `sorted()` gives.
@@ -117,7 +117,7 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
 
 /** Throws a TypeError unless `value` is `undefined` or a boolean. */
 export function checkOptionalBoolean(name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'boolean') invalid(name, 'boolean', value);
+  if (value !== undefined) checkBoolean(name, value);
 }
 
 /** Throws a TypeError unless `value` is `undefined` or an AbortSignal. */

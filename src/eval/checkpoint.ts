@@ -4,7 +4,7 @@
  * to the checkpoint's by name, so a folder whose classes are ordered differently still gets
  * the right labels; a class missing from either side is an error, not a silent shift.
  */
-import { DatasetError } from '../errors.js';
+import { checkSameClasses } from '../dataset/classes.js';
 import type { Dataset } from '../dataset/types.js';
 import { layerClasses } from '../model/layers.js';
 import type { LoaderOptions } from '../options.js';
@@ -39,14 +39,7 @@ export interface CheckpointEvaluation {
  * @throws {DatasetError} `CLASS_MISMATCH` naming every class missing on either side
  */
 export function alignClasses(dataset: Dataset, checkpointClasses: string[]): Dataset {
-  const missing = checkpointClasses.filter((name) => !dataset.classes.includes(name));
-  const extra = dataset.classes.filter((name) => !checkpointClasses.includes(name));
-  if (missing.length > 0 || extra.length > 0) {
-    throw new DatasetError('CLASS_MISMATCH', 'The dataset and the checkpoint have different classes (labels would shift)', [
-      ...missing.map((name) => ({ reason: `class ${JSON.stringify(name)} is in the checkpoint but not in the dataset` })),
-      ...extra.map((name) => ({ reason: `class ${JSON.stringify(name)} is in the dataset but not in the checkpoint` })),
-    ]);
-  }
+  checkSameClasses(checkpointClasses, dataset.classes, ['checkpoint', 'dataset'], 'The dataset and the checkpoint have different classes (labels would shift)', { sameOrder: false });
   const index = new Map(checkpointClasses.map((name, i) => [name, i]));
   return {
     ...dataset,

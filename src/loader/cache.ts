@@ -10,9 +10,10 @@
  * that cache is discarded and refilled, never used.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { replaceDurably } from '../durable.js';
 import { StoreError, type SampleFailure } from '../errors.js';
 import type { Dataset } from '../dataset/types.js';
 import type { ResolvedOptions } from '../options.js';
@@ -39,17 +40,10 @@ interface CacheHeader {
 export interface LoaderCache {
   memoryHandle: MemoryCacheHandle | null;
   diskHandle: DiskCacheHandle | null;
-  /** Bytes the cache holds (memory) or may hold (disk, raw). */
-  bytes: number;
-  /** Where it lives. */
-  location: string;
-  /** True when it was complete when opened (nothing to fill). */
-  reused: boolean;
   knownFailure(index: number): SampleFailure | undefined;
   recordFailure(index: number, failure: SampleFailure): void;
   /** Called after a pass over the data; finalises a disk cache once every record is settled. */
-  epochComplete(fullPass: boolean): Promise<void>;
-  close(): Promise<void>;
+  epochComplete(): Promise<void>;
 }
 
 /** The settings that change what a prepared image (or its failure) is. */
@@ -92,13 +86,9 @@ function openMemoryCache(count: number, recordBytes: number, limit: number): Loa
   return {
     memoryHandle: { data: new SharedArrayBuffer(bytes), state: new SharedArrayBuffer(count * 4), recordBytes },
     diskHandle: null,
-    bytes,
-    location: 'memory',
-    reused: false,
     knownFailure: (index) => failures.get(index),
     recordFailure: (index, failure) => void failures.set(index, failure),
     epochComplete: async () => undefined,
-    close: async () => undefined,
   };
 }
 
@@ -120,7 +110,7 @@ async function openDiskCache(
   await mkdir(dir, { recursive: true });
 
   const existing = await readHeader(headerPath);
-  let reused = false;
+  let finalised = false;
   if (existing && existing.complete) {
     const problems: string[] = [];
     if (existing.cacheFormat !== CACHE_FORMAT_VERSION) problems.push(`cache format ${existing.cacheFormat}, expected ${CACHE_FORMAT_VERSION}`);
@@ -142,7 +132,7 @@ async function openDiskCache(
       failures.set(Number(index), failure);
       state[Number(index)] = RECORD.failed;
     }
-    reused = true;
+    finalised = true;
   } else {
     // Absent, or left half-written by a run that did not finish: start afresh.
     await rm(dataPath, { force: true });
@@ -153,13 +143,9 @@ async function openDiskCache(
     await handle.close();
   }
 
-  let finalised = reused;
   return {
     memoryHandle: null,
     diskHandle: { dataFile: dataPath, state: state.buffer as SharedArrayBuffer, recordBytes, format, quality },
-    bytes: count * recordBytes,
-    location: dir,
-    reused,
     knownFailure: (index) => failures.get(index),
     recordFailure: (index, failure) => void failures.set(index, failure),
     async epochComplete() {
@@ -178,7 +164,6 @@ async function openDiskCache(
       await writeHeader(headerPath, header);
       finalised = true;
     },
-    close: async () => undefined,
   };
 }
 
@@ -190,13 +175,8 @@ async function readHeader(path: string): Promise<CacheHeader | null> {
   }
 }
 
-async function writeHeader(path: string, header: CacheHeader): Promise<void> {
-  const temporary = `${path}.tmp`;
-  await writeFile(temporary, JSON.stringify(header, null, 1));
-  const handle = await open(temporary, 'r+');
-  await handle.sync();
-  await handle.close();
-  await rename(temporary, path);
+function writeHeader(path: string, header: CacheHeader): Promise<void> {
+  return replaceDurably(path, JSON.stringify(header, null, 1));
 }
 
 /** `1.5 GiB`. */

@@ -15,6 +15,7 @@ import { checkDataset, resolveLoaderOptions, type LoaderOptions, type ResolvedOp
 import { batchBytes, makePlan, patchShape, type Plan } from '../pipeline/plan.js';
 import type { BatchResult, Fault, WorkerConfig } from '../pool/messages.js';
 import { WorkerPool } from '../pool/pool.js';
+import { decodeSettings } from '../stages/decode.js';
 import { configureSharp } from '../stages/prepare.js';
 import { makeBatch, type Batch } from './batch.js';
 import { openCache, type LoaderCache } from './cache.js';
@@ -217,7 +218,8 @@ export class Loader implements AsyncIterable<Batch> {
 
   /** Counters since the loader was created. */
   stats(): LoaderStats {
-    const stats = structuredClone(this.#stats);
+    // A shallow copy: called every training step, and skippedFiles entries are never changed after they are added.
+    const stats = { ...this.#stats, skipped: { ...this.#stats.skipped }, skippedFiles: [...this.#stats.skippedFiles] };
     return {
       ...stats,
       imagesPerSecond: stats.elapsedMs > 0 ? (stats.images * 1000) / stats.elapsedMs : 0,
@@ -246,8 +248,6 @@ export class Loader implements AsyncIterable<Batch> {
     // asks, and the consumer may be the one awaiting close(): waiting for it would deadlock.
     await Promise.allSettled([...this.#activeRuns].map((run) => run.busy));
     await this.#closePool();
-    const cache = await this.#cacheOpening?.catch(() => null);
-    await cache?.close();
     this.#freeRings = [];
     this.#bufferBytes = 0;
   }
@@ -281,16 +281,17 @@ export class Loader implements AsyncIterable<Batch> {
     return this.#pool;
   }
 
-  #takeRing(slots: number, reuse: boolean): Slot[] {
-    const ring = reuse ? this.#freeRings.pop() : undefined;
-    if (ring && ring.length === slots) return ring;
-    const fresh: Slot[] = [];
-    for (let i = 0; i < slots; i++) fresh.push(this.#allocateSlot());
+  /** A ring of `prefetch + 1` batch buffers: a free one from an earlier epoch, or new (counted in bufferBytes). */
+  #takeRing(): Slot[] {
+    const reused = this.#freeRings.pop();
+    if (reused) return reused;
+    const fresh = Array.from({ length: this.options.prefetch + 1 }, () => this.#allocateSlot());
+    this.#bufferBytes += fresh.length * (this.batchBytes + this.options.batchSize * 24);
     return fresh;
   }
 
+  /** Buffers for one batch. A stream's batches get their own (owned by the consumer, not counted in bufferBytes). */
   #allocateSlot(): Slot {
-    this.#bufferBytes += this.batchBytes + this.options.batchSize * 24;
     return { images: new SharedArrayBuffer(this.batchBytes), offsets: new SharedArrayBuffer(this.options.batchSize * 24) };
   }
 
@@ -338,7 +339,7 @@ export class Loader implements AsyncIterable<Batch> {
   ): AsyncGenerator<Batch, void, undefined> {
     signal?.throwIfAborted();
     const iterationStarted = performance.now();
-    const { options, plan } = this;
+    const { options } = this;
     const samples = this.dataset.samples;
     const order = epochOrder(samples.length, epoch, { shuffle: settings.warm ? false : options.shuffle, seed: options.seed, shard: settings.warm ? { rank: 0, worldSize: 1 } : options.shard });
     const ranges = batchRanges(order.length, options.batchSize, settings.warm ? false : options.dropLast);
@@ -347,8 +348,7 @@ export class Loader implements AsyncIterable<Batch> {
     const pool = await this.#ensurePool();
     signal?.throwIfAborted(); // close() may have come while the pool was starting
     const cache = this.#cache;
-    const slotCount = settings.prefetch + 1;
-    const ring = settings.reuseBuffers ? this.#takeRing(slotCount, true) : [];
+    const ring = settings.reuseBuffers ? this.#takeRing() : [];
     const freeSlots = [...ring];
     const jobs = new Map<number, { slot: Slot; done: Promise<Array<SampleFailure | null>> }>();
     const chunkSize = Math.min(64, Math.max(options.inFlight * 2, Math.ceil(options.batchSize / (2 * options.workers))));
@@ -441,7 +441,7 @@ export class Loader implements AsyncIterable<Batch> {
         signal?.throwIfAborted();
         if (settings.reuseBuffers) freeSlots.push(job.slot);
       }
-      if (startBatch === 0) await cache?.epochComplete(epochSize === samples.length);
+      if (startBatch === 0) await cache?.epochComplete();
     } catch (error) {
       failedWith = error;
       throw error;
@@ -544,17 +544,7 @@ function warnAboutThreadpool(inFlight: number): void {
 export function workerConfig(options: ResolvedOptions, plan: Plan, cache: LoaderCache | null, faults: Record<number, Fault> = {}): WorkerConfig {
   return {
     plan: { ...plan },
-    prepare: {
-      rescale: options.rescale,
-      kernel: options.kernel,
-      background: options.background,
-      limitInputPixels: options.limitInputPixels,
-      failOn: options.failOn,
-      sampleTimeout: options.sampleTimeout,
-    },
-    formats: options.formats,
-    allowMisnamed: options.allowMisnamed,
-    maxFileBytes: options.maxFileBytes,
+    decode: decodeSettings(options),
     inFlight: options.inFlight,
     faults,
     memoryCache: cache?.memoryHandle ?? null,

@@ -14,20 +14,22 @@ export const RECORD = { empty: 0, filled: 1, filling: 2, failed: 3 } as const;
 /** Outcome of a cache lookup. */
 export type CacheLookup = { kind: 'miss' } | { kind: 'hit'; pixels: Uint8Array } | { kind: 'failed'; failure: SampleFailure };
 
-/** A claim on an empty record: this thread fills it. */
-export interface CacheRecordClaim {
-  index: number;
-}
-
 let dataHandle: Promise<FileHandle> | null = null;
 function dataFile(path: string): Promise<FileHandle> {
   dataHandle ??= open(path, 'r+');
   return dataHandle;
 }
 
+/** The shared record states of a worker's cache, viewed once per config (a worker has one). */
+const stateViews = new WeakMap<WorkerConfig, Int32Array | null>();
 function states(config: WorkerConfig): Int32Array | null {
-  const shared = config.memoryCache?.state ?? config.diskCache?.state;
-  return shared ? new Int32Array(shared) : null;
+  let view = stateViews.get(config);
+  if (view === undefined) {
+    const shared = config.memoryCache?.state ?? config.diskCache?.state;
+    view = shared ? new Int32Array(shared) : null;
+    stateViews.set(config, view);
+  }
+  return view;
 }
 
 /** Looks a sample up in the configured cache. */
@@ -68,18 +70,16 @@ export async function readCached(config: WorkerConfig, index: number): Promise<C
   return { kind: 'hit', pixels: new Uint8Array(buffer.buffer, buffer.byteOffset, disk.recordBytes) };
 }
 
-/** Claims an empty record for filling; null when there is no cache or another thread has it. */
-export function claimCacheRecord(config: WorkerConfig, index: number): CacheRecordClaim | null {
+/** Claims an empty record for this thread to fill; false when there is no cache or another thread has it. */
+export function claimCacheRecord(config: WorkerConfig, index: number): boolean {
   const state = states(config);
-  if (!state) return null;
-  return Atomics.compareExchange(state, index, RECORD.empty, RECORD.filling) === RECORD.empty ? { index } : null;
+  return state !== null && Atomics.compareExchange(state, index, RECORD.empty, RECORD.filling) === RECORD.empty;
 }
 
 /** Fills a claimed record (or marks it failed), then publishes its state. */
 export async function writeCached(
   config: WorkerConfig,
   index: number,
-  _claim: CacheRecordClaim,
   outcome: { ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure },
 ): Promise<void> {
   const state = states(config)!;
@@ -94,20 +94,19 @@ export async function writeCached(
     } else {
       const disk = config.diskCache!;
       const handle = await dataFile(disk.dataFile);
-      let record: Buffer;
+      const position = index * disk.recordBytes;
       if (disk.format === 'jpeg') {
         const side = Math.round(Math.sqrt(outcome.pixels.length / 3));
         const jpeg = await sharp(outcome.pixels, { raw: { width: side, height: side, channels: 3 } })
           .jpeg({ quality: disk.quality, chromaSubsampling: '4:4:4' })
           .toBuffer();
         if (jpeg.length > disk.recordBytes - 4) throw new Error(`JPEG of ${jpeg.length} bytes does not fit a ${disk.recordBytes}-byte record`);
-        record = Buffer.alloc(4 + jpeg.length);
-        record.writeUInt32LE(jpeg.length, 0);
-        jpeg.copy(record, 4);
+        const length = Buffer.allocUnsafe(4);
+        length.writeUInt32LE(jpeg.length, 0);
+        await handle.writev([length, jpeg], position);
       } else {
-        record = Buffer.from(outcome.pixels.buffer, outcome.pixels.byteOffset, outcome.pixels.length);
+        await handle.write(outcome.pixels, 0, outcome.pixels.length, position);
       }
-      await handle.write(record, 0, record.length, index * disk.recordBytes);
     }
     Atomics.store(state, index, RECORD.filled);
   } catch {

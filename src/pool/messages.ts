@@ -1,8 +1,7 @@
 /** What crosses between the main thread and the workers. Plain, cloneable data only. */
 import type { SampleFailure } from '../errors.js';
-import type { ImageFormat } from '../options.js';
 import type { Plan } from '../pipeline/plan.js';
-import type { PrepareSettings } from '../stages/prepare.js';
+import type { DecodeSettings } from '../stages/decode.js';
 
 /** Test-only fault injection, by dataset index: what the worker does when it reaches that sample. */
 export type Fault = 'throw' | 'exit' | 'hang';
@@ -10,10 +9,7 @@ export type Fault = 'throw' | 'exit' | 'hang';
 /** Given once to every worker (piscina `workerData`). */
 export interface WorkerConfig {
   plan: Plan;
-  prepare: PrepareSettings;
-  formats: ImageFormat[];
-  allowMisnamed: boolean;
-  maxFileBytes: number;
+  decode: DecodeSettings;
   inFlight: number;
   faults: Record<number, Fault>;
   /** Shared memory cache of prepared images, when `cache: 'memory'`. */
@@ -38,7 +34,6 @@ export interface DiskCacheHandle {
   recordBytes: number;
   format: 'raw' | 'jpeg';
   quality: number;
-  /** jpeg only: byte offset of each record's slot. Records are fixed-size slots either way. */
 }
 
 /** Decode, augment and write a run of samples of one batch into the batch's shared buffers. */

@@ -84,17 +84,14 @@ export class WorkerPool {
   async #runWithRetry<T extends AnyTask>(task: T): Promise<ResultOf<T>> {
     const whole = await this.#attempt(task);
     if (whole.ok) return whole.result as ResultOf<T>;
-    if (task.indices.length === 1) return this.#failedResult(task, [whole.failure]) as ResultOf<T>;
+    if (task.indices.length === 1) return failedResult(task, whole.failure) as ResultOf<T>;
     const parts = await Promise.all(task.indices.map(async (_, j) => {
+      const single = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!], ...('positions' in task ? { positions: [task.positions[j]!] } : {}) } as T;
       // After a timeout, a sample that had started and never finished is the one that hangs:
       // attribute it now instead of waiting a second watchdog period for it alone.
-      if (whole.failure.code === 'TIMEOUT' && whole.states?.[j] === SAMPLE_STARTED) {
-        const single = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!] } as T;
-        return this.#failedResult(single, [whole.failure]) as ResultOf<T>;
-      }
-      const single = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!], ...('positions' in task ? { positions: [task.positions[j]!] } : {}) } as T;
+      if (whole.failure.code === 'TIMEOUT' && whole.states?.[j] === SAMPLE_STARTED) return failedResult(single, whole.failure) as ResultOf<T>;
       const attempt = await this.#attempt(single);
-      return attempt.ok ? (attempt.result as ResultOf<T>) : (this.#failedResult(single, [attempt.failure]) as ResultOf<T>);
+      return attempt.ok ? (attempt.result as ResultOf<T>) : (failedResult(single, attempt.failure) as ResultOf<T>);
     }));
     return mergeResults(task, parts) as ResultOf<T>;
   }
@@ -140,13 +137,6 @@ export class WorkerPool {
     }
   }
 
-  #failedResult(task: AnyTask, failures: SampleFailure[]): BatchResult | StatsResult {
-    const all = task.indices.map((_, j) => failures[j] ?? failures[0]!);
-    return task.kind === 'batch'
-      ? { failures: all, decodeMs: 0, decodes: 0, cacheHits: 0 }
-      : { failures: all, sums: new Float64Array(task.indices.length * 10) };
-  }
-
   /** Waits for every submitted task to settle. */
   async drain(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
@@ -159,6 +149,14 @@ export class WorkerPool {
     this.#closed = true;
     await this.#piscina.destroy();
   }
+}
+
+/** The result of a task whose every sample failed with `failure`. */
+function failedResult(task: AnyTask, failure: SampleFailure): BatchResult | StatsResult {
+  const failures = task.indices.map(() => failure);
+  return task.kind === 'batch'
+    ? { failures, decodeMs: 0, decodes: 0, cacheHits: 0 }
+    : { failures, sums: new Float64Array(task.indices.length * 10) };
 }
 
 function mergeResults(task: AnyTask, parts: Array<BatchResult | StatsResult>): BatchResult | StatsResult {

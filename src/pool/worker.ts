@@ -11,7 +11,7 @@ import { sampleParams } from '../pipeline/plan.js';
 import { writePatch } from '../stages/fused.js';
 import { decodeFile } from '../stages/decode.js';
 import { configureSharp } from '../stages/prepare.js';
-import { readCached, claimCacheRecord, writeCached, type CacheRecordClaim } from './cache-io.js';
+import { readCached, claimCacheRecord, writeCached } from './cache-io.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
 
 // Loaders were blocked process-wide by the thread that started the pool (WorkerPool's constructor).
@@ -52,18 +52,32 @@ function injectFault(index: number): Promise<void> | void {
 
 /** The prepared `rescale x rescale x 3` image of a sample: from a cache if there, else decoded. */
 async function prepared(index: number, path: string): Promise<
-  { ok: true; pixels: Uint8Array; decoded: boolean; ms: number } | { ok: false; failure: SampleFailure; decoded: boolean; ms: number }
+  ({ ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure }) & { decoded: boolean; ms: number }
 > {
   const started = performance.now();
   const cached = await readCached(config, index);
   if (cached.kind === 'hit') return { ok: true, pixels: cached.pixels, decoded: false, ms: performance.now() - started };
   if (cached.kind === 'failed') return { ok: false, failure: cached.failure, decoded: false, ms: performance.now() - started };
-  const claim: CacheRecordClaim | null = claimCacheRecord(config, index);
-  const result = await decodeFile(path, { ...config.prepare, formats: config.formats, allowMisnamed: config.allowMisnamed, maxFileBytes: config.maxFileBytes });
-  const outcome: { ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure } = result.ok ? { ok: true, pixels: result.image.data } : result;
-  if (claim) await writeCached(config, index, claim, outcome);
-  const ms = performance.now() - started;
-  return outcome.ok ? { ...outcome, decoded: true, ms } : { ...outcome, decoded: true, ms };
+  const claimed = claimCacheRecord(config, index);
+  const result = await decodeFile(path, config.decode);
+  const outcome = result.ok ? { ok: true as const, pixels: result.image.data } : result;
+  if (claimed) await writeCached(config, index, outcome);
+  return { ...outcome, decoded: true, ms: performance.now() - started };
+}
+
+/**
+ * {@link prepared}, with the hang watchdog told when the sample starts and finishes:
+ * `progress` is [task started, samples finished, then per sample 0 waiting / 1 started / 2 finished].
+ */
+async function preparedWithProgress(progress: Int32Array | null, j: number, index: number, path: string): ReturnType<typeof prepared> {
+  if (progress) Atomics.store(progress, 2 + j, 1);
+  await injectFault(index);
+  const source = await prepared(index, path);
+  if (progress) {
+    Atomics.store(progress, 2 + j, 2);
+    Atomics.add(progress, 1, 1);
+  }
+  return source;
 }
 
 function progressOf(task: Task): Int32Array | null {
@@ -84,13 +98,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
     const index = task.indices[j]!;
     const position = task.positions[j]!;
-    if (progress) Atomics.store(progress, 2 + j, 1);
-    await injectFault(index);
-    const source = await prepared(index, task.paths[j]!);
-    if (progress) {
-      Atomics.store(progress, 2 + j, 2);
-      Atomics.add(progress, 1, 1);
-    }
+    const source = await preparedWithProgress(progress, j, index, task.paths[j]!);
     decodeMs += source.ms;
     if (source.decoded) decodes++;
     else cacheHits++;
@@ -99,12 +107,15 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
       return;
     }
     try {
-      const params = sampleParams(plan, task.epoch, index);
+      const { patches, affine } = sampleParams(plan, task.epoch, index);
       const firstPatch = position * plan.patchesPerImage;
-      for (let p = 0; p < params.patches.length; p++) {
-        writePatch(source.pixels, plan.rescale, params.patches[p]!, plan.crop, params.affine, images, (firstPatch + p) * plan.elementsPerPatch, plan.layout);
+      for (let p = 0; p < patches.length; p++) {
+        writePatch(source.pixels, plan.rescale, patches[p]!, plan.crop, affine, images, (firstPatch + p) * plan.elementsPerPatch, plan.layout);
       }
-      offsets.set([...params.affine.scale, ...params.affine.bias], position * 6);
+      for (let c = 0; c < 3; c++) {
+        offsets[position * 6 + c] = affine.scale[c]!;
+        offsets[position * 6 + 3 + c] = affine.bias[c]!;
+      }
     } catch (error) {
       failures[j] = { code: 'DECODE', stage: 'augment', reason: reasonOf(error) };
     }
@@ -117,12 +128,7 @@ async function runStats(task: StatsTask): Promise<StatsResult> {
   const sums = new Float64Array(task.indices.length * 10);
   const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
-    if (progress) Atomics.store(progress, 2 + j, 1);
-    const source = await prepared(task.indices[j]!, task.paths[j]!);
-    if (progress) {
-      Atomics.store(progress, 2 + j, 2);
-      Atomics.add(progress, 1, 1);
-    }
+    const source = await preparedWithProgress(progress, j, task.indices[j]!, task.paths[j]!);
     if (!source.ok) {
       failures[j] = source.failure;
       return;

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import type { CreateText, OutputInfo, OverlayOptions } from 'sharp';
 import type { Dataset } from '../dataset/types.js';
 import type { Batch } from '../loader/batch.js';
-import { checkInteger, invalid, type Mode } from '../options.js';
+import { checkBoolean, checkInteger, checkRgb, invalid, type Mode } from '../options.js';
 import { sampleParams, type Plan } from '../pipeline/plan.js';
 
 /** Height of the header strip (mode, seed, epoch, dataset), px. */
@@ -165,8 +165,8 @@ export async function contactSheet(
   options: ContactSheetOptions = {},
   internals: ContactSheetInternals = {},
 ): Promise<ContactSheet> {
-  const { plan, dataset } = source;
-  const background = options.background === undefined ? ([30, 30, 34] as const) : checkBackground(options.background);
+  const { plan } = source;
+  const background = options.background === undefined ? ([30, 30, 34] as const) : checkRgb('options.background', options.background);
   const wantCaptions = options.captions === undefined ? true : checkBoolean('options.captions', options.captions);
   if (options.name !== undefined && typeof options.name !== 'string') invalid('options.name', 'string', options.name);
   const images = checkBatch(plan, batch);
@@ -206,16 +206,6 @@ export async function contactSheet(
     captions: wantCaptions && captionError === null,
     captionError,
   };
-}
-
-function checkBoolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') invalid(name, 'boolean', value);
-  return value;
-}
-
-function checkBackground(value: unknown): [number, number, number] {
-  if (!Array.isArray(value) || value.length !== 3) invalid('options.background', 'array of 3 integers between 0 and 255', value);
-  return value.map((v, i) => checkInteger(`options.background[${i}]`, v, 0, 255)) as [number, number, number];
 }
 
 /** Images in the batch, after checking it has the plan's shape. */

@@ -2,7 +2,7 @@
  * read -> sniff -> prepare for one file: the deterministic first half of the recipe.
  * Workers call this; so can tests and tools, in any thread (after `configureSharp()`).
  */
-import type { ImageFormat } from '../options.js';
+import type { ImageFormat, ResolvedOptions } from '../options.js';
 import { prepareImage, type PrepareResult, type PrepareSettings } from './prepare.js';
 import { readImageFile } from './read.js';
 import { checkFormat } from './sniff.js';
@@ -12,6 +12,21 @@ export interface DecodeSettings extends PrepareSettings {
   formats: readonly ImageFormat[];
   allowMisnamed: boolean;
   maxFileBytes: number;
+}
+
+/** The decode settings a loader's options ask for. */
+export function decodeSettings(options: ResolvedOptions): DecodeSettings {
+  return {
+    rescale: options.rescale,
+    kernel: options.kernel,
+    background: options.background,
+    limitInputPixels: options.limitInputPixels,
+    failOn: options.failOn,
+    sampleTimeout: options.sampleTimeout,
+    formats: options.formats,
+    allowMisnamed: options.allowMisnamed,
+    maxFileBytes: options.maxFileBytes,
+  };
 }
 
 /** Reads, checks and prepares one image file into a `rescale x rescale x 3` uint8 square. */

@@ -15,8 +15,9 @@
  * Reading trusts nothing: weight files are fixed names inside the folder (a model.json naming
  * any other path, e.g. `../../secret`, is refused) and sizes are checked before use.
  */
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { replaceDurably, syncFolder, writeDurable } from '../durable.js';
 import { StoreError } from '../errors.js';
 
 /** A named float32 tensor, as plain data. */
@@ -63,25 +64,6 @@ const OPTIMIZER_DATA = 'optimizer.bin';
 /** Test hook: `PATCHSTREAM_CHECKPOINT_FAULT=kill-after-weights` SIGKILLs the process mid-write. */
 const FAULT = process.env.PATCHSTREAM_CHECKPOINT_FAULT;
 
-async function writeDurable(path: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncFolder(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** The name of a checkpoint folder. */
 export function checkpointName(epoch: number, step: number): string {
   return `epoch-${String(epoch).padStart(4, '0')}-step-${String(step).padStart(6, '0')}`;
@@ -127,10 +109,7 @@ export async function saveCheckpoint(
   await rm(final, { recursive: true, force: true });
   await rename(temporary, final);
   await syncFolder(folder);
-  const pointer = join(out, 'latest');
-  await writeDurable(`${pointer}.tmp-${process.pid}`, `checkpoints/${name}\n`);
-  await rename(`${pointer}.tmp-${process.pid}`, pointer);
-  await syncFolder(out);
+  await replaceDurably(join(out, 'latest'), `checkpoints/${name}\n`);
   await pruneCheckpoints(folder, keep, name);
   return final;
 }
@@ -229,11 +208,4 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
 
 function bytesOf(dtype: string): number {
   return dtype === 'float32' || dtype === 'int32' ? 4 : dtype === 'bool' ? 1 : dtype === 'float16' ? 2 : 4;
-}
-
-/** Writes a small text file atomically (temporary + rename). */
-export async function writeAtomic(path: string, data: string): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  await writeFile(temporary, data);
-  await rename(temporary, path);
 }

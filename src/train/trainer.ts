@@ -6,7 +6,7 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DatasetError } from '../errors.js';
+import { checkSameClasses } from '../dataset/classes.js';
 import type { Dataset } from '../dataset/types.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import { createLoader } from '../loader/loader.js';
@@ -189,26 +189,15 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
     // A resumed run keeps everything that decides which samples it sees and how: only the
     // number of epochs may grow.
     settings = { ...saved, epochs: options.epochs ?? saved.epochs };
-    const savedClasses = resumed.state.classes;
-    if (JSON.stringify(savedClasses) !== JSON.stringify(dataset.classes)) {
-      const missing = savedClasses.filter((c) => !dataset.classes.includes(c));
-      const extra = dataset.classes.filter((c) => !savedClasses.includes(c));
-      throw new DatasetError('CLASS_MISMATCH', `Cannot resume ${resumed.path}: the dataset's classes differ from the checkpoint's (labels would shift)`, [
-        ...missing.map((c) => ({ reason: `class ${JSON.stringify(c)} is in the checkpoint but not in the dataset` })),
-        ...extra.map((c) => ({ reason: `class ${JSON.stringify(c)} is in the dataset but not in the checkpoint` })),
-        ...(missing.length === 0 && extra.length === 0 ? [{ reason: 'same classes in a different order' }] : []),
-      ]);
-    }
+    checkSameClasses(resumed.state.classes, dataset.classes, ['checkpoint', 'dataset'], `Cannot resume ${resumed.path}: the dataset's classes differ from the checkpoint's (labels would shift)`, { sameOrder: true });
     log(`resuming ${resumed.path} at epoch ${resumed.state.epoch}, step ${resumed.state.step}`);
   }
 
   const backend = await selectBackend(options.backend ?? 'auto', log);
   const tf: Tfjs = backend.tf;
   const split = options.val ? { train: dataset, val: options.val } : holdOut(dataset, settings.valFraction, settings.seed);
-  if (options.val && JSON.stringify(options.val.classes) !== JSON.stringify(dataset.classes)) {
-    throw new DatasetError('CLASS_MISMATCH', 'The validation set has other classes than the training set (labels would shift)', [
-      { reason: `training: ${dataset.classes.join(', ')}` }, { reason: `validation: ${options.val.classes.join(', ')}` },
-    ]);
+  if (options.val) {
+    checkSameClasses(dataset.classes, options.val.classes, ['training set', 'validation set'], 'The validation set has other classes than the training set (labels would shift)', { sameOrder: true });
   }
   const numClasses = dataset.classes.length;
   const loaderOptions: LoaderOptions = {
@@ -437,16 +426,3 @@ function concatBuffers(buffers: ArrayBuffer[]): ArrayBuffer {
   }
   return out.buffer;
 }
-
-/** Reads a loader's class list against a checkpoint's, by name. */
-export function matchClasses(checkpointClasses: string[], datasetClasses: string[]): void {
-  const missing = checkpointClasses.filter((c) => !datasetClasses.includes(c));
-  const extra = datasetClasses.filter((c) => !checkpointClasses.includes(c));
-  if (missing.length > 0 || extra.length > 0) {
-    throw new DatasetError('CLASS_MISMATCH', 'The dataset and the checkpoint have different classes (labels would shift)', [
-      ...missing.map((c) => ({ reason: `class ${JSON.stringify(c)} is in the checkpoint but not in the dataset` })),
-      ...extra.map((c) => ({ reason: `class ${JSON.stringify(c)} is in the dataset but not in the checkpoint` })),
-    ]);
-  }
-}
-

@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { chmodSync, copyFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';

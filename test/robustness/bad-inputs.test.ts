@@ -16,7 +16,7 @@ import { SampleError, type SampleErrorCode } from '../../src/errors.js';
 import { decodeFailure } from '../../src/stages/prepare.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import type { Batch } from '../../src/loader/batch.js';
-import { colourIndex, indexColour, indexDataset, temporaryFolder } from '../helpers.js';
+import { colourIndex, indexColour, indexDataset, outcome, temporaryFolder } from '../helpers.js';
 
 const BROKEN = resolve('fixtures/broken');
 const ODD = resolve('fixtures/odd');
@@ -57,16 +57,6 @@ const BROKEN_EXPECTED: Record<string, { code: SampleErrorCode; stage: string; re
 function expectMessage(error: SampleError): void {
   expect(error.message).toBe(`${error.code} ${error.path} (stage ${error.stage}): ${error.reason}`);
   expect(error.reason.length).toBeGreaterThan(0);
-}
-
-/** What an epoch's iteration ends with: the error, or null when it completes. */
-async function outcome(iteration: AsyncIterable<Batch>, onBatch: (batch: Batch) => void = () => undefined): Promise<unknown> {
-  try {
-    for await (const batch of iteration) onBatch(batch);
-  } catch (error) {
-    return error;
-  }
-  return null;
 }
 
 /** The uint8 RGB of image k's centre pixel. */

@@ -13,7 +13,7 @@ import { createLoader, type Loader } from '../../src/loader/loader.js';
 import { PatchstreamError, SampleError } from '../../src/errors.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import type { Batch } from '../../src/loader/batch.js';
-import { colourIndex, indexDataset, temporaryFolder } from '../helpers.js';
+import { colourIndex, indexDataset, outcome, temporaryFolder } from '../helpers.js';
 
 const folder = temporaryFolder('patchstream-faults-');
 let indexed: Dataset;
@@ -74,16 +74,6 @@ async function wholeEpoch(loader: Loader, epoch: number, dataset: Dataset): Prom
     seen.push(...batch.indices);
   }
   return seen;
-}
-
-/** What an epoch's iteration ends with: the error, or null when it completes. */
-async function outcome(iteration: AsyncIterable<Batch>, onBatch: (batch: Batch) => void = () => undefined): Promise<unknown> {
-  try {
-    for await (const batch of iteration) onBatch(batch);
-  } catch (error) {
-    return error;
-  }
-  return null;
 }
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

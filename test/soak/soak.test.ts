@@ -24,6 +24,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import sharp from 'sharp';
 import { afterAll, expect, it } from 'vitest';
+import { median } from '../../src/cli/bench.js';
 import { createLoader } from '../../src/loader/loader.js';
 import { imageFolder } from '../../src/dataset/image-folder.js';
 import { temporaryFolder } from '../helpers.js';
@@ -57,12 +58,6 @@ function slope(xs: number[], ys: number[]): number {
   }
   return num / den;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /** Theil-Sen slope: the median of the slopes between every pair of points. */
 function robustSlope(xs: number[], ys: number[]): number {

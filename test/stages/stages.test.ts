@@ -27,14 +27,18 @@ describe('random crop', () => {
   });
 
   it('sampleCrop() - offsets cover [0, rescale - crop] inclusive and nothing outside', () => {
-    const seen = new Set<number>();
+    const xs = new Set<number>();
+    const ys = new Set<number>();
     for (let index = 0; index < 3000; index++) {
-      const { x, y } = sampleCrop(new SampleRng(1, 0, index), 256, 224);
-      expect(x).toBeGreaterThanOrEqual(0);
-      expect(y).toBeLessThanOrEqual(32);
-      seen.add(x);
+      const { x, y, size } = sampleCrop(new SampleRng(1, 0, index), 256, 224);
+      expect(size).toBe(224);
+      xs.add(x);
+      ys.add(y);
     }
-    expect(seen.size).toBe(33);
+    // Exactly the 33 offsets 0..32, each axis: an off-by-one either way changes the set.
+    const all = Array.from({ length: 33 }, (_, i) => i);
+    expect([...xs].sort((a, b) => a - b)).toEqual(all);
+    expect([...ys].sort((a, b) => a - b)).toEqual(all);
   });
 
   it('centreCrop() - 256 -> 224 starts at 16; odd margins round down', () => {
