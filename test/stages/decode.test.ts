@@ -2,26 +2,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOADER_DEFAULTS } from '../../src/options.js';
-import { decodeFile, type DecodeSettings } from '../../src/stages/decode.js';
+import { resolveLoaderOptions } from '../../src/options.js';
+import { decodeFile, decodeSettings, type DecodeSettings } from '../../src/stages/decode.js';
 import { configureSharp } from '../../src/stages/prepare.js';
 
 const ODD = 'fixtures/odd';
 const BROKEN = 'fixtures/broken';
 
+/** The loader's defaults (the ones users get), at a given rescale, with overrides. */
 function settings(rescale: number, overrides: Partial<DecodeSettings> = {}): DecodeSettings {
-  return {
-    rescale,
-    kernel: 'linear',
-    background: [0, 0, 0],
-    limitInputPixels: LOADER_DEFAULTS.limitInputPixels,
-    failOn: 'warning',
-    sampleTimeout: 10,
-    formats: [...LOADER_DEFAULTS.formats],
-    allowMisnamed: false,
-    maxFileBytes: LOADER_DEFAULTS.maxFileBytes,
-    ...overrides,
-  };
+  return { ...decodeSettings(resolveLoaderOptions({ rescale, sampleTimeout: 10 })), ...overrides };
 }
 
 async function pixels(path: string, rescale: number, overrides: Partial<DecodeSettings> = {}): Promise<Uint8Array> {
