@@ -29,33 +29,35 @@ afterAll(() => folder.remove());
 const quick: TrainOptions = { model: 'alexnet-small', width: 0.5, rescale: 20, crop: 16, batchSize: 8, lr: 0.02, backend: 'wasm', workers: 1, valFraction: 0.25, seed: 5 };
 
 describe('train()', () => {
-  it('train() - the loss falls, tensors do not leak, metrics, curve and checkpoints are written', async () => {
+  it('train() - the loss falls well below chance, tensors do not leak, metrics, curve and checkpoints are written', async () => {
+    // Two classes, 48 training images at 32 px: alexnet-small leaves chance (ln 2) within a
+    // dozen epochs (measured over 5 runs: last-epoch loss 0.007-0.25). A smaller input or
+    // fewer steps only moves the loss around ln(classes), which would prove nothing.
+    const twoClasses = subset(await imageFolder('fixtures/shapes'), ['circle', 'horizontal-stripes'], 32);
     const out = join(folder.dir, 'run');
     const counts: number[] = [];
-    const losses: number[] = [];
-    const result = await train(shapes, {
-      ...quick, epochs: 4, out,
-      onStep: ({ loss }) => {
-        losses.push(loss);
-        counts.push(tf.memory().numTensors);
-      },
+    const result = await train(twoClasses, {
+      model: 'alexnet-small', rescale: 36, crop: 32, batchSize: 4, lr: 0.003, backend: 'wasm', workers: 1, valFraction: 0.25, seed: 5, cache: 'memory',
+      epochs: 12, out,
+      onStep: () => void counts.push(tf.memory().numTensors),
     });
-    expect(result.epochs).toBe(4);
+    expect(result.epochs).toBe(12);
     expect(result.backend).toBe('wasm');
-    expect(result.trainImages + result.valImages).toBe(48);
+    expect([result.trainImages, result.valImages]).toEqual([48, 16]);
     // Tensor count constant across steps (after the first, which creates the velocities).
     expect(new Set(counts.slice(1)).size).toBe(1);
-    const firstEpoch = result.history[0]!.trainLoss;
-    const lastEpoch = result.history.at(-1)!.trainLoss;
-    expect(lastEpoch).toBeLessThan(firstEpoch);
+    const losses = result.history.map((epoch) => epoch.trainLoss);
+    const lastTwo = (losses.at(-1)! + losses.at(-2)!) / 2;
+    expect(lastTwo, `epoch losses ${losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(0.5 * Math.log(2));
+    expect(lastTwo).toBeLessThan(losses[0]!);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    expect(metrics.filter((m) => m.type === 'epoch')).toHaveLength(4);
-    expect(metrics.at(-1)).toMatchObject({ type: 'final', centre: { images: 12 }, tenCrop: { images: 12 } });
+    expect(metrics.filter((m) => m.type === 'epoch')).toHaveLength(12);
+    expect(metrics.at(-1)).toMatchObject({ type: 'final', centre: { images: 16 }, tenCrop: { images: 16 } });
     expect(readFileSync(join(out, 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*polyline[\s\S]*<\/svg>$/);
-    expect(result.final!.tenCrop.images).toBe(12);
-    expect(readdirSync(join(out, 'checkpoints'))).toContain('epoch-0004-step-000000');
-    const evaluation = await evaluateCheckpoint(out, shapes, { backend: 'wasm', workers: 1 });
-    expect(evaluation.centre.images).toBe(48);
+    expect(result.final!.tenCrop.images).toBe(16);
+    expect(readdirSync(join(out, 'checkpoints'))).toContain('epoch-0012-step-000000');
+    const evaluation = await evaluateCheckpoint(out, twoClasses, { backend: 'wasm', workers: 1 });
+    expect(evaluation.centre.images).toBe(64);
   });
 
   it('train() - interrupting mid-epoch checkpoints the step; resuming continues with the same batches as an uninterrupted run', async () => {
