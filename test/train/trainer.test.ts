@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { median } from '../../src/cli/bench.js';
 import { imageFolder } from '../../src/dataset/image-folder.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import { DatasetError } from '../../src/errors.js';
@@ -46,10 +47,12 @@ describe('train()', () => {
     expect([result.trainImages, result.valImages]).toEqual([48, 16]);
     // Tensor count constant across steps (after the first, which creates the velocities).
     expect(new Set(counts.slice(1)).size).toBe(1);
+    // Median of the last four epochs: plain SGD with momentum at batch 4 now and then has a
+    // one-epoch loss spike (seen: ... 0.106 0.096 0.113 0.869), which says nothing about learning.
     const losses = result.history.map((epoch) => epoch.trainLoss);
-    const lastTwo = (losses.at(-1)! + losses.at(-2)!) / 2;
-    expect(lastTwo, `epoch losses ${losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(0.5 * Math.log(2));
-    expect(lastTwo).toBeLessThan(losses[0]!);
+    const lateLoss = median(losses.slice(-4));
+    expect(lateLoss, `epoch losses ${losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(0.5 * Math.log(2));
+    expect(lateLoss).toBeLessThan(losses[0]!);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     expect(metrics.filter((m) => m.type === 'epoch')).toHaveLength(12);
     expect(metrics.at(-1)).toMatchObject({ type: 'final', centre: { images: 16 }, tenCrop: { images: 16 } });
