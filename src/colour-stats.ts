@@ -70,7 +70,7 @@ export async function fitColourStats(dataset: Dataset, options: ColourStatsOptio
   const chosen = count === dataset.samples.length
     ? Int32Array.from({ length: count }, (_, i) => i)
     : permutation(dataset.samples.length, resolved.seed, 0).subarray(0, count).sort();
-  const pool = new WorkerPool({ workers: resolved.workers, config: workerConfig(resolved, makePlan(resolved), null), sampleTimeout: resolved.sampleTimeout });
+  const pool = new WorkerPool({ workers: resolved.workers, config: { ...workerConfig(resolved, makePlan(resolved), null), shards: dataset.shards ?? null }, sampleTimeout: resolved.sampleTimeout });
   const totals = new Float64Array(10);
   const failures: SampleError[] = [];
   let images = 0;
@@ -84,7 +84,7 @@ export async function fitColourStats(dataset: Dataset, options: ColourStatsOptio
       while (next < chunks.length) {
         options.signal?.throwIfAborted();
         const indices = chunks[next++]!;
-        const result = (await pool.run({ kind: 'stats', indices, paths: indices.map((i) => dataset.samples[i]!.path) })) as StatsResult;
+        const result = (await pool.run({ kind: 'stats', indices, paths: indices.map((i) => dataset.samples[i]!.path), ...(dataset.shards ? { ranges: indices.flatMap((i) => { const s = dataset.samples[i]!.source!; return [s.shard, s.offset, s.length]; }) } : {}) })) as StatsResult;
         result.failures.forEach((failure, j) => {
           const index = indices[j]!;
           if (failure) {

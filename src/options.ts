@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { IMAGENET_COLOUR_STATS, type ColourStats, type Normalization } from './colour.js';
 import type { Dataset } from './dataset/types.js';
+import { resolveShard, type ResolvedShard, type ShardOption } from './loader/shard.js';
 
 /** What the loader produces per image. */
 export type Mode = 'train' | 'centre' | 'ten-crop';
@@ -50,8 +51,14 @@ export interface LoaderOptions {
   seed?: number;
   /** Drop the last batch of an epoch when it is short. @default false */
   dropLast?: boolean;
-  /** This process's part of every epoch: positions `rank, rank + worldSize, ...` of the epoch order. @default { rank: 0, worldSize: 1 } */
-  shard?: { rank: number; worldSize: number };
+  /**
+   * This process's part of every epoch: positions `rank, rank + worldSize, ...` of the epoch
+   * order, the same number of samples on every rank (`even: 'pad'` repeats, marked in
+   * `batch.padded`; `'drop'` leaves out). `'auto'`: rank and world size from the launcher's
+   * environment (torchrun, Open MPI, MPICH/PMI, Slurm, Kubernetes Indexed Job).
+   * @default { rank: 0, worldSize: 1, even: 'pad' }
+   */
+  shard?: ShardOption;
   /** Worker threads. @default os.availableParallelism() */
   workers?: number;
   /** Batches decoded ahead of the consumer, at most. @default 2 */
@@ -126,7 +133,7 @@ export interface ResolvedOptions {
   shuffle: boolean;
   seed: number;
   dropLast: boolean;
-  shard: { rank: number; worldSize: number };
+  shard: ResolvedShard;
   workers: number;
   prefetch: number;
   inFlight: number;
@@ -275,7 +282,7 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): ResolvedOptio
     throw new RangeError(`Expected options.crop (${crop}) to be at most options.rescale (${rescale}): patches are taken from the rescale x rescale square`);
   }
   const workers = has('workers') ? checkInteger('options.workers', pick('workers'), 1, 256) : Math.max(1, availableParallelism());
-  const shard = has('shard') ? checkShard(pick('shard')) : { rank: 0, worldSize: 1 };
+  const shard = resolveShard(has('shard') ? pick('shard') : { rank: 0, worldSize: 1 });
   const lighting = !has('lighting') ? checkLighting('options.lighting', IMAGENET_COLOUR_STATS)
     : pick('lighting') === false ? false : checkLighting('options.lighting', pick('lighting'));
   const normalize = !has('normalize') ? checkNormalization('options.normalize', IMAGENET_COLOUR_STATS)
@@ -319,13 +326,6 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): ResolvedOptio
     cache: has('cache') ? checkCache(pick('cache')) : false,
     cacheLimitBytes,
   };
-}
-
-function checkShard(value: unknown): { rank: number; worldSize: number } {
-  if (typeof value !== 'object' || value === null) invalid('options.shard', 'object { rank, worldSize }', value);
-  const { rank, worldSize } = value as Record<string, unknown>;
-  const size = checkInteger('options.shard.worldSize', worldSize, 1, 1_000_000);
-  return { rank: checkInteger('options.shard.rank', rank, 0, size - 1), worldSize: size };
 }
 
 function checkFormats(value: unknown): ImageFormat[] {

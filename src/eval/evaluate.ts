@@ -72,6 +72,8 @@ export async function evaluate(classifier: Classifier, source: Dataset | Loader,
       const values = await scores.data();
       scores.dispose();
       for (let image = 0; image < batch.labels.length; image++) {
+        // A rank's padding repeats another rank's sample: counting it would count that sample twice.
+        if (batch.padded[image]) continue;
         average.fill(0);
         for (let patch = 0; patch < perPatch; patch++) {
           const row = (image * perPatch + patch) * classes;

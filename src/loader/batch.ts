@@ -31,6 +31,12 @@ export interface Batch<TImages extends Float32Array | Uint8Array = Float32Array 
    * device; with float32 it has already been applied.
    */
   offsets: Float32Array;
+  /**
+   * 1 for an image that only pads this rank to the same length as the others
+   * (`shard.even: 'pad'`): it repeats a sample another rank has this epoch. Aligned with
+   * `labels`; leave these out of metrics. All 0 with one rank.
+   */
+  padded: Uint8Array;
   /** Samples dropped from this batch under `onError: 'skip'`. */
   skipped: readonly SampleError[];
   /** A copy that owns its memory. */
@@ -48,6 +54,7 @@ export function makeBatch<TImages extends Float32Array | Uint8Array>(fields: Omi
         labels: fields.labels.slice(),
         indices: fields.indices.slice(),
         offsets: fields.offsets.slice(),
+        padded: fields.padded.slice(),
         shape: [...fields.shape],
         skipped: [...fields.skipped],
       });

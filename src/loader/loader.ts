@@ -20,6 +20,7 @@ import { configureSharp } from '../stages/prepare.js';
 import { makeBatch, type Batch } from './batch.js';
 import { openCache, type LoaderCache } from './cache.js';
 import { batchRanges, epochOrder } from './sampler.js';
+import { shardLength } from './shard.js';
 
 // The main thread must load sharp (and libvips) before any worker thread does (sharp's docs:
 // otherwise GLib re-registration errors and crashes on worker exit).
@@ -139,10 +140,9 @@ export class Loader implements AsyncIterable<Batch> {
     configureSharp();
   }
 
-  /** Samples per epoch on this shard. */
+  /** Samples per epoch on this shard, padding included (the same on every rank). */
   get size(): number {
-    const { rank, worldSize } = this.options.shard;
-    return Math.max(0, Math.ceil((this.dataset.samples.length - rank) / worldSize));
+    return shardLength(this.dataset.samples.length, this.options.shard).length;
   }
 
   /** Batches per epoch. */
@@ -276,7 +276,7 @@ export class Loader implements AsyncIterable<Batch> {
   async #ensurePool(): Promise<WorkerPool> {
     if (this.#pool) return this.#pool;
     const cache = await this.#openCache();
-    const config = workerConfig(this.options, this.plan, cache, this.#internals.faults);
+    const config = { ...workerConfig(this.options, this.plan, cache, this.#internals.faults), shards: this.dataset.shards ?? null };
     this.#pool = new WorkerPool({ workers: this.options.workers, config, sampleTimeout: this.options.sampleTimeout });
     return this.#pool;
   }
@@ -343,6 +343,8 @@ export class Loader implements AsyncIterable<Batch> {
     const samples = this.dataset.samples;
     const order = epochOrder(samples.length, epoch, { shuffle: settings.warm ? false : options.shuffle, seed: options.seed, shard: settings.warm ? { rank: 0, worldSize: 1 } : options.shard });
     const ranges = batchRanges(order.length, options.batchSize, settings.warm ? false : options.dropLast);
+    // Positions from `realCount` on repeat samples of other ranks (shard.even 'pad').
+    const realCount = settings.warm ? order.length : shardLength(samples.length, options.shard).real;
     const epochSize = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
     const maxSkipped = options.maxSkipped ?? Math.ceil(epochSize * 0.1);
     const pool = await this.#ensurePool();
@@ -374,6 +376,7 @@ export class Loader implements AsyncIterable<Batch> {
       for (let chunkStart = start; chunkStart < end; chunkStart += chunkSize) {
         const indices: number[] = [];
         const paths: string[] = [];
+        const ranges: number[] = [];
         const positions: number[] = [];
         for (let position = chunkStart; position < Math.min(end, chunkStart + chunkSize); position++) {
           const index = order[position]!;
@@ -384,10 +387,12 @@ export class Loader implements AsyncIterable<Batch> {
           }
           indices.push(index);
           paths.push(samples[index]!.path);
+          const source = samples[index]!.source;
+          if (source) ranges.push(source.shard, source.offset, source.length);
           positions.push(position - start);
         }
         if (indices.length === 0) continue;
-        tasks.push(pool.run({ kind: 'batch', epoch, indices, paths, positions, images: slot.images, offsets: slot.offsets }).then((result: BatchResult) => {
+        tasks.push(pool.run({ kind: 'batch', epoch, indices, paths, ...(ranges.length ? { ranges } : {}), positions, images: slot.images, offsets: slot.offsets }).then((result: BatchResult) => {
           stats.decodeMs += result.decodeMs;
           stats.decodes += result.decodes;
           stats.cacheHits += result.cacheHits;
@@ -432,7 +437,7 @@ export class Loader implements AsyncIterable<Batch> {
         jobs.delete(batchIndex);
         handedOut++;
         updateAhead();
-        const batch = this.#assemble(epoch, batchIndex, order, ranges[batchIndex]!, job.slot, failures, epochFailures, maxSkipped);
+        const batch = this.#assemble(epoch, batchIndex, order, ranges[batchIndex]!, job.slot, failures, epochFailures, maxSkipped, realCount);
         stats.images += batch.labels.length;
         stats.batches++;
         stats.elapsedMs += performance.now() - activeSince;
@@ -467,6 +472,7 @@ export class Loader implements AsyncIterable<Batch> {
     failures: Array<SampleFailure | null>,
     epochFailures: SampleError[],
     maxSkipped: number,
+    realCount: number,
   ): Batch {
     const { plan, options } = this;
     const samples = this.dataset.samples;
@@ -518,6 +524,7 @@ export class Loader implements AsyncIterable<Batch> {
       epoch,
       index: batchIndex,
       offsets: offsets.subarray(0, count * 6),
+      padded: Uint8Array.from(kept, (position) => (start + position >= realCount ? 1 : 0)),
       skipped,
     });
   }

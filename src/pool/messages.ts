@@ -1,4 +1,5 @@
 /** What crosses between the main thread and the workers. Plain, cloneable data only. */
+import type { ShardStore } from '../dataset/types.js';
 import type { SampleFailure } from '../errors.js';
 import type { Plan } from '../pipeline/plan.js';
 import type { DecodeSettings } from '../stages/decode.js';
@@ -16,6 +17,8 @@ export interface WorkerConfig {
   memoryCache: MemoryCacheHandle | null;
   /** Disk cache, when `cache: { dir }`. */
   diskCache: DiskCacheHandle | null;
+  /** Where samples with a `source` are read from (WebDataset shards). */
+  shards?: ShardStore | null;
 }
 
 /** The memory cache: one record of `rescale * rescale * 3` bytes per dataset index. */
@@ -43,6 +46,8 @@ export interface BatchTask {
   /** Dataset index of each sample. */
   indices: number[];
   paths: string[];
+  /** (shard, offset, length) per sample when the samples live in shards (`config.shards`). */
+  ranges?: number[];
   /** Image position of each sample in the batch. */
   positions: number[];
   images: SharedArrayBuffer;
@@ -57,6 +62,7 @@ export interface StatsTask {
   kind: 'stats';
   indices: number[];
   paths: string[];
+  ranges?: number[];
   progress?: SharedArrayBuffer;
 }
 

@@ -11,6 +11,7 @@ import { sampleParams } from '../pipeline/plan.js';
 import { writePatch } from '../stages/fused.js';
 import { decodeFile } from '../stages/decode.js';
 import { configureSharp } from '../stages/prepare.js';
+import { decodeRead, TaskRanges } from '../stages/read-range.js';
 import { readCached, claimCacheRecord, writeCached } from './cache-io.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
 
@@ -51,7 +52,7 @@ function injectFault(index: number): Promise<void> | void {
 }
 
 /** The prepared `rescale x rescale x 3` image of a sample: from a cache if there, else decoded. */
-async function prepared(index: number, path: string): Promise<
+async function prepared(index: number, path: string, ranges: TaskRanges | null, j: number): Promise<
   ({ ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure }) & { decoded: boolean; ms: number }
 > {
   const started = performance.now();
@@ -59,7 +60,7 @@ async function prepared(index: number, path: string): Promise<
   if (cached.kind === 'hit') return { ok: true, pixels: cached.pixels, decoded: false, ms: performance.now() - started };
   if (cached.kind === 'failed') return { ok: false, failure: cached.failure, decoded: false, ms: performance.now() - started };
   const claimed = claimCacheRecord(config, index);
-  const result = await decodeFile(path, config.decode);
+  const result = ranges ? await decodeRead(path, await ranges.read(j), config.decode) : await decodeFile(path, config.decode);
   const outcome = result.ok ? { ok: true as const, pixels: result.image.data } : result;
   if (claimed) await writeCached(config, index, outcome);
   return { ...outcome, decoded: true, ms: performance.now() - started };
@@ -69,15 +70,19 @@ async function prepared(index: number, path: string): Promise<
  * {@link prepared}, with the hang watchdog told when the sample starts and finishes:
  * `progress` is [task started, samples finished, then per sample 0 waiting / 1 started / 2 finished].
  */
-async function preparedWithProgress(progress: Int32Array | null, j: number, index: number, path: string): ReturnType<typeof prepared> {
+async function preparedWithProgress(progress: Int32Array | null, j: number, index: number, path: string, ranges: TaskRanges | null): ReturnType<typeof prepared> {
   if (progress) Atomics.store(progress, 2 + j, 1);
   await injectFault(index);
-  const source = await prepared(index, path);
+  const source = await prepared(index, path, ranges, j);
   if (progress) {
     Atomics.store(progress, 2 + j, 2);
     Atomics.add(progress, 1, 1);
   }
   return source;
+}
+
+function rangesOf(task: Task): TaskRanges | null {
+  return task.ranges && config.shards ? new TaskRanges(config.shards, task.ranges, config.decode.maxFileBytes) : null;
 }
 
 function progressOf(task: Task): Int32Array | null {
@@ -89,6 +94,7 @@ function progressOf(task: Task): Int32Array | null {
 
 async function runBatch(task: BatchTask): Promise<BatchResult> {
   const progress = progressOf(task);
+  const ranges = rangesOf(task);
   const images = plan.dtype === 'float32' ? new Float32Array(task.images) : new Uint8Array(task.images);
   const offsets = new Float32Array(task.offsets);
   const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
@@ -98,7 +104,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
     const index = task.indices[j]!;
     const position = task.positions[j]!;
-    const source = await preparedWithProgress(progress, j, index, task.paths[j]!);
+    const source = await preparedWithProgress(progress, j, index, task.paths[j]!, ranges);
     decodeMs += source.ms;
     if (source.decoded) decodes++;
     else cacheHits++;
@@ -125,10 +131,11 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
 
 async function runStats(task: StatsTask): Promise<StatsResult> {
   const progress = progressOf(task);
+  const ranges = rangesOf(task);
   const sums = new Float64Array(task.indices.length * 10);
   const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
-    const source = await preparedWithProgress(progress, j, task.indices[j]!, task.paths[j]!);
+    const source = await preparedWithProgress(progress, j, task.indices[j]!, task.paths[j]!, ranges);
     if (!source.ok) {
       failures[j] = source.failure;
       return;
