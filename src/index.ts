@@ -6,7 +6,13 @@ export { imageFolder, DEFAULT_IMAGE_EXTENSIONS } from './dataset/image-folder.js
 export type { ImageFolderOptions, ImageFolderDataset } from './dataset/image-folder.js';
 export { listFile } from './dataset/list-file.js';
 export type { ListFileOptions, ListFileDataset } from './dataset/list-file.js';
-export type { Dataset, Sample } from './dataset/types.js';
+export type { Dataset, Sample, ShardStore } from './dataset/types.js';
+export { webDataset } from './dataset/webdataset.js';
+export type { WebDataset, WebDatasetOptions } from './dataset/webdataset.js';
+export { packShards } from './dataset/pack.js';
+export type { PackOptions, PackResult, ShardIndex, ShardIndexEntry } from './dataset/pack.js';
+export { resolveShard, shardFromEnvironment, LAUNCHERS } from './loader/shard.js';
+export type { ShardOption, ResolvedShard, EvenPolicy } from './loader/shard.js';
 
 export { createLoader, Loader } from './loader/loader.js';
 export type { LoaderStats, EpochOptions, LoaderInternals } from './loader/loader.js';

@@ -7,6 +7,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { ShardStore } from '../dataset/types.js';
+import { isHttpLocation } from '../dataset/webdataset.js';
 import { reasonOf, type SampleFailure } from '../errors.js';
 import type { DecodeSettings } from './decode.js';
 import { prepareImage, type PrepareResult } from './prepare.js';
@@ -19,10 +20,6 @@ const MIN_IMAGE_BYTES = 12;
 /** An HTTP failure worth another attempt (the server or the network, not the request). */
 class RetryableError extends Error {}
 
-/** True for `http://` and `https://` locations. */
-export function isHttpLocation(location: string): boolean {
-  return /^https?:\/\//i.test(location);
-}
 
 /** A group of samples read with one request. */
 interface Group {
