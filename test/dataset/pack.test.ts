@@ -1,34 +1,19 @@
 /** patchstream pack: shards GNU tar and Python's tarfile read, with an index.json whose byte ranges are right. */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageFolder } from '../../src/dataset/image-folder.js';
 import { packShards, type ShardIndex } from '../../src/dataset/pack.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import { temporaryFolder } from '../helpers.js';
+import { classFolder } from './class-folder.js';
 
 const bin = fileURLToPath(new URL('../../bin/patchstream.js', import.meta.url));
 const onPath = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const hasTar = spawnSync('tar', ['--version'], { encoding: 'utf8' }).stdout?.includes('GNU tar') ?? false;
 const hasPython = onPath('python3');
-
-/** `count` noise images in `classes` class folders, JPEG and PNG, several sizes. */
-export async function classFolder(dir: string, count: number, classes = 3): Promise<void> {
-  let state = 99;
-  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 24;
-  for (let i = 0; i < count; i++) {
-    const width = 20 + (i % 5) * 7;
-    const height = 18 + (i % 3) * 9;
-    const data = Buffer.alloc(width * height * 3);
-    for (let k = 0; k < data.length; k++) data[k] = next();
-    const folder = join(dir, `class-${String.fromCharCode(97 + (i % classes))}`);
-    mkdirSync(folder, { recursive: true });
-    await sharp(data, { raw: { width, height, channels: 3 } }).toFile(join(folder, `img-${i}.${i % 4 === 1 ? 'png' : 'jpg'}`));
-  }
-}
 
 const folder = temporaryFolder();
 const data = join(folder.dir, 'data');
