@@ -81,8 +81,15 @@ async function preparedWithProgress(progress: Int32Array | null, j: number, inde
   return source;
 }
 
+/** Requests one task reads ahead at once (S3 and nginx serve many in parallel; bounded per worker). */
+const READ_AHEAD = 8;
+
 function rangesOf(task: Task): TaskRanges | null {
-  return task.ranges && config.shards ? new TaskRanges(config.shards, task.ranges, config.decode.maxFileBytes) : null;
+  if (!task.ranges || !config.shards) return null;
+  const ranges = new TaskRanges(config.shards, task.ranges, config.decode.maxFileBytes);
+  // With a cache, most samples never need their bytes: read only what is asked for.
+  if (!config.memoryCache && !config.diskCache) ranges.readAhead(READ_AHEAD);
+  return ranges;
 }
 
 function progressOf(task: Task): Int32Array | null {

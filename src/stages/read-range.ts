@@ -39,6 +39,9 @@ export class TaskRanges {
   readonly #ranges: readonly number[];
   readonly #groupOf: Int32Array;
   readonly #groups: Group[] = [];
+  /** Groups waiting for a read-ahead slot, in the order the task's lanes will need them. */
+  #queue: Group[] = [];
+  #active = 0;
   /** Requests made (for the bench and tests). */
   requests = 0;
 
@@ -67,6 +70,39 @@ export class TaskRanges {
     }
   }
 
+  /**
+   * Starts reading every group now, at most `parallel` requests at a time, in the order the
+   * samples come in the task: a shard server's latency then overlaps the decodes instead of
+   * adding to each (measured: bench/webdataset-http.ts). Without it a group is read when its
+   * first sample is asked for, so samples served from a cache are never fetched.
+   */
+  readAhead(parallel: number): void {
+    const firstUse = new Map<Group, number>();
+    this.#groupOf.forEach((g, j) => {
+      if (g >= 0 && !firstUse.has(this.#groups[g]!)) firstUse.set(this.#groups[g]!, j);
+    });
+    this.#queue = [...firstUse.keys()].sort((a, b) => firstUse.get(a)! - firstUse.get(b)!);
+    this.#pump(parallel);
+  }
+
+  #pump(parallel: number): void {
+    while (this.#active < parallel && this.#queue.length > 0) {
+      const group = this.#queue.shift()!;
+      if (group.bytes) continue;
+      this.#active++;
+      this.#start(group).finally(() => {
+        this.#active--;
+        this.#pump(parallel);
+      });
+    }
+  }
+
+  #start(group: Group): NonNullable<Group['bytes']> {
+    this.requests++;
+    group.bytes = readRange(this.#store, group.shard, group.start, group.end);
+    return group.bytes;
+  }
+
   /** The bytes of the task's sample `j`. */
   async read(j: number): Promise<ReadResult> {
     const length = this.#ranges[3 * j + 2]!;
@@ -77,8 +113,7 @@ export class TaskRanges {
       return { ok: false, failure: { code: 'EMPTY', stage: 'read', reason: length === 0 ? 'member is empty (0 bytes)' : `member has only ${length} bytes, too few for an image` } };
     }
     const group = this.#groups[this.#groupOf[j]!]!;
-    group.bytes ??= (this.requests++, readRange(this.#store, group.shard, group.start, group.end));
-    const read = await group.bytes;
+    const read = await (group.bytes ?? this.#start(group));
     if (!read.ok) return read;
     const offset = this.#ranges[3 * j + 1]! - group.start;
     // A view, not a copy: the group's buffer lives until its last sample is decoded.

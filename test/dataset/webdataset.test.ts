@@ -98,6 +98,21 @@ describe.skipIf(!nginxBinary)(`webDataset() over nginx${nginxBinary ? '' : ' [SK
     expect(nginx!.requests().slice(countBefore).filter((line) => line.includes('.tar HTTP')).length).toBe(40);
   });
 
+  it("webDataset() - with cache: 'memory' the second epoch reads no shard bytes and gives the folder loader's batches", async () => {
+    const wds = await webDataset(`${nginx!.url}/shards/index.json`);
+    const loader = createLoader(wds, { ...options, cache: 'memory' });
+    try {
+      for await (const batch of loader.epoch(0)) void batch;
+      const before = nginx!.requests().length;
+      const second: string[] = [];
+      for await (const batch of loader.epoch(1)) second.push(Buffer.from(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength).toString('base64'));
+      expect(nginx!.requests().length).toBe(before);
+      expect(second).toEqual((await epochOf(dataset, { cache: 'memory' })).map((b) => b.images));
+    } finally {
+      await loader.close();
+    }
+  });
+
   it('webDataset() - a missing shard fails its samples with the URL and the HTTP status; a missing index names its URL and status', async () => {
     const wds = await webDataset(`${nginx!.url}/shards/index.json`);
     renameSync(join(shards, 'train-000001.tar'), join(shards, 'moved.tar'));
