@@ -8,13 +8,15 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import sharp from 'sharp';
-import { imageFolder } from '../dataset/image-folder.js';
 import type { Dataset } from '../dataset/types.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
 import type { CacheOption, DType, Mode } from '../options.js';
 import { configureSharp } from '../stages/prepare.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
+import type { ShardOption } from '../loader/shard.js';
+import { readRange } from '../stages/read-range.js';
+import { openDataset, shardFlag } from './shard-flag.js';
 
 interface BenchFlags extends CommonFlags {
   batchSize: number;
@@ -29,6 +31,7 @@ interface BenchFlags extends CommonFlags {
   limit?: number;
   cache?: string;
   cacheFormat: 'raw' | 'jpeg';
+  shard?: ShardOption;
 }
 
 /** Median of numbers. */
@@ -42,16 +45,16 @@ export function median(values: number[]): number {
  * Bare sharp: the prepare step only (read the file, decode, rescale + centre crop to raw),
  * `concurrency` calls in flight from this thread. Images per second; failures are counted.
  */
-export async function sharpOnlyPass(paths: string[], rescale: number, concurrency: number, signal?: AbortSignal): Promise<{ rate: number; failures: number }> {
+export async function sharpOnlyPass(paths: string[], rescale: number, concurrency: number, signal?: AbortSignal, read: (i: number) => Promise<Uint8Array> = (i) => readFile(paths[i]!)): Promise<{ rate: number; failures: number }> {
   const started = performance.now();
   let next = 0;
   let failures = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, async () => {
     while (next < paths.length) {
       signal?.throwIfAborted();
-      const path = paths[next++]!;
+      const i = next++;
       try {
-        const bytes = await readFile(path);
+        const bytes = await read(i);
         await sharp(bytes).autoOrient().resize(rescale, rescale, { fit: 'cover', kernel: 'linear' }).removeAlpha().raw().toBuffer();
       } catch {
         failures++;
@@ -66,7 +69,7 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('measure loader throughput next to bare sharp on the same files')
-    .argument('<dir>', 'ImageFolder dataset (class subfolders of images)')
+    .argument('<dir>', 'ImageFolder dataset (class subfolders of images), or WebDataset shards: a folder with index.json, its path or http(s) URL')
     .option('--batch-size <n>', 'images per batch', integer(1, 65536), 128)
     .option('--workers <n>', 'worker threads', integer(1, 256), availableParallelism())
     .option('--in-flight <n>', 'images each worker keeps in flight', integer(1, 64), 3)
@@ -79,6 +82,7 @@ export function registerBench(program: Command): void {
     .option('--limit <n>', 'use only the first n images', integer(1))
     .option('--cache <where>', "prepared-image cache: 'memory' or a folder; the first pass fills it")
     .option('--cache-format <format>', 'raw or jpeg (disk cache only)', 'raw')
+    .option('--shard <which>', "this rank's part: 'auto' (from torchrun/MPI/Slurm/Kubernetes variables) or <rank>/<worldSize>[:pad|drop]", shardFlag)
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `
@@ -99,9 +103,19 @@ Examples:
 
 async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal: AbortSignal): Promise<void> {
   configureSharp();
-  const full = await imageFolder(dir, { signal });
+  const full = await openDataset(dir, signal);
   const dataset: Dataset = flags.limit ? { ...full, samples: full.samples.slice(0, flags.limit) } : full;
   const paths = dataset.samples.map((sample) => sample.path);
+  // Shard members are not files: the bare-sharp baseline reads them by range as the workers do.
+  const shards = dataset.shards;
+  const read = shards
+    ? async (i: number) => {
+      const { shard, offset, length } = dataset.samples[i]!.source!;
+      const result = await readRange(shards, shard, offset, offset + length);
+      if (!result.ok) throw new Error(result.failure.reason);
+      return result.bytes;
+    }
+    : undefined;
   const cache: CacheOption = flags.cache === undefined ? false : flags.cache === 'memory' ? 'memory' : { dir: flags.cache, format: flags.cacheFormat };
   const loader = createLoader(dataset, {
     batchSize: flags.batchSize,
@@ -116,8 +130,10 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     maxSkipped: Infinity,
     cache,
     signal,
+    ...(flags.shard ? { shard: flags.shard } : {}),
   });
   const concurrency = flags.workers * flags.inFlight;
+  if (loader.options.shard.worldSize > 1) reporter.info(`shard: rank ${loader.options.shard.rank} of ${loader.options.shard.worldSize} (${loader.options.shard.source}), ${loader.size} samples per epoch`);
   reporter.info(`bench: ${paths.length} images from ${dir}, ${flags.workers} workers x ${flags.inFlight} in flight, batch ${flags.batchSize} ${flags.dtype} ${flags.mode}, ${flags.passes} passes${cache ? `, cache ${flags.cache}` : ''}; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
   const loaderPass = async (epoch: number) => {
     const started = performance.now();
@@ -138,10 +154,10 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     } else {
       // Warm-up, not counted: thread start, page cache, JIT.
       await loaderPass(0);
-      await sharpOnlyPass(paths.slice(0, Math.min(paths.length, 256)), flags.rescale, concurrency, signal);
+      await sharpOnlyPass(paths.slice(0, Math.min(paths.length, 256)), flags.rescale, concurrency, signal, read);
     }
     for (let pass = 0; pass < flags.passes; pass++) {
-      const { rate: sharpRate, failures } = await sharpOnlyPass(paths, flags.rescale, concurrency, signal);
+      const { rate: sharpRate, failures } = await sharpOnlyPass(paths, flags.rescale, concurrency, signal, read);
       sharpFailures = failures;
       const loaderRate = await loaderPass(pass + 1);
       sharpRates.push(sharpRate);
@@ -175,6 +191,7 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     dtype: flags.dtype,
     mode: flags.mode,
     skipped: stats.skippedTotal,
+    shard: { rank: loader.options.shard.rank, worldSize: loader.options.shard.worldSize },
     ...(fillRate !== null ? { fillImagesPerSecond: fillRate, cachedImagesPerSecond: loaderRate } : {}),
   });
 }
