@@ -6,14 +6,15 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import sharp from 'sharp';
 import { imageFolder } from '../dataset/image-folder.js';
+import { forEachLimited } from '../limit.js';
 import type { Dataset } from '../dataset/types.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
-import type { CacheOption, DType, Mode } from '../options.js';
-import { configureSharp } from '../stages/prepare.js';
+import { MODES, type CacheOption, type DType, type Mode } from '../options.js';
+import { configureSharp } from '../pool/sharp.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
 
 interface BenchFlags extends CommonFlags {
@@ -44,20 +45,15 @@ export function median(values: number[]): number {
  */
 export async function sharpOnlyPass(paths: string[], rescale: number, concurrency: number, signal?: AbortSignal): Promise<{ rate: number; failures: number }> {
   const started = performance.now();
-  let next = 0;
   let failures = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, async () => {
-    while (next < paths.length) {
-      signal?.throwIfAborted();
-      const path = paths[next++]!;
-      try {
-        const bytes = await readFile(path);
-        await sharp(bytes).autoOrient().resize(rescale, rescale, { fit: 'cover', kernel: 'linear' }).removeAlpha().raw().toBuffer();
-      } catch {
-        failures++;
-      }
+  await forEachLimited(paths.length, concurrency, async (i) => {
+    try {
+      const bytes = await readFile(paths[i]!);
+      await sharp(bytes).autoOrient().resize(rescale, rescale, { fit: 'cover', kernel: 'linear' }).removeAlpha().raw().toBuffer();
+    } catch {
+      failures++;
     }
-  }));
+  }, signal);
   return { rate: (paths.length * 1000) / (performance.now() - started), failures };
 }
 
@@ -74,11 +70,11 @@ export function registerBench(program: Command): void {
     .option('--passes <n>', 'measured passes (the median is reported)', integer(1, 100), 3)
     .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), 256)
     .option('--crop <n>', 'patch side', integer(1, 4096), 224)
-    .option('--dtype <type>', 'float32 or uint8', 'float32')
-    .option('--mode <mode>', 'train, centre or ten-crop', 'train')
+    .addOption(new Option('--dtype <type>', 'element type of the batches').choices(['float32', 'uint8']).default('float32'))
+    .addOption(new Option('--mode <mode>', 'augmentation mode').choices(MODES).default('train'))
     .option('--limit <n>', 'use only the first n images', integer(1))
     .option('--cache <where>', "prepared-image cache: 'memory' or a folder; the first pass fills it")
-    .option('--cache-format <format>', 'raw or jpeg (disk cache only)', 'raw')
+    .addOption(new Option('--cache-format <format>', 'disk cache record format').choices(['raw', 'jpeg']).default('raw'))
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { fitColourStats } from '../colour-stats.js';
+import { fitColourStats } from '../colour-stats/fit.js';
 import { IMAGENET_COLOUR_STATS } from '../colour.js';
 import { imageFolder } from '../dataset/image-folder.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';

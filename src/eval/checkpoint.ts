@@ -8,8 +8,8 @@ import { checkSameClasses } from '../dataset/classes.js';
 import type { Dataset } from '../dataset/types.js';
 import { layerClasses } from '../model/layers.js';
 import type { LoaderOptions } from '../options.js';
-import { selectBackend, type BackendPreference } from '../train/backend.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { selectBackend, type BackendPreference } from '../model/backend.js';
+import { loadCheckpoint } from '../model/checkpoint.js';
 import { evaluate, type EvaluationResult } from './evaluate.js';
 
 /** Options of {@link evaluateCheckpoint}. */

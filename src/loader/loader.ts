@@ -11,12 +11,14 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { PatchstreamError, SampleError, SkipBudgetError, type SampleErrorCode, type SampleFailure } from '../errors.js';
 import type { Dataset } from '../dataset/types.js';
-import { checkDataset, resolveLoaderOptions, type LoaderOptions, type ResolvedOptions } from '../options.js';
+import { checkDataset } from '../dataset/check.js';
+import type { LoaderOptions, ResolvedOptions } from '../options.js';
+import { resolveLoaderOptions } from './options.js';
 import { batchBytes, makePlan, patchShape, type Plan } from '../pipeline/plan.js';
 import type { BatchResult, Fault, WorkerConfig } from '../pool/messages.js';
 import { WorkerPool } from '../pool/pool.js';
-import { decodeSettings } from '../stages/decode.js';
-import { configureSharp } from '../stages/prepare.js';
+import { decodeSettings } from '../stages/load.js';
+import { configureSharp } from '../pool/sharp.js';
 import { makeBatch, type Batch } from './batch.js';
 import { openCache, type LoaderCache } from './cache.js';
 import { batchRanges, epochOrder } from './sampler.js';
@@ -69,10 +71,8 @@ export interface EpochOptions {
   startBatch?: number;
 }
 
-/** Internal knobs for tests (fault injection). Not part of the public API. */
-export interface LoaderInternals {
-  faults?: Record<number, Fault>;
-}
+/** Test-only fault injection per loader (see {@link createLoaderWithFaults}); not part of the public API. */
+const injectedFaults = new WeakMap<Loader, Record<number, Fault>>();
 
 interface RunSettings {
   reuseBuffers: boolean;
@@ -113,7 +113,6 @@ export class Loader implements AsyncIterable<Batch> {
   readonly dataset: Dataset;
   readonly options: Readonly<ResolvedOptions>;
   readonly plan: Readonly<Plan>;
-  #internals: LoaderInternals;
   #pool: WorkerPool | null = null;
   #cache: LoaderCache | null = null;
   #cacheOpening: Promise<LoaderCache | null> | null = null;
@@ -130,12 +129,11 @@ export class Loader implements AsyncIterable<Batch> {
   /** Dataset indices already in `skippedFiles`. */
   #listedSkips = new Set<number>();
 
-  constructor(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}) {
+  constructor(dataset: Dataset, options: LoaderOptions = {}) {
     this.dataset = checkDataset(dataset);
     this.options = resolveLoaderOptions(options);
     warnAboutThreadpool(this.options.workers * this.options.inFlight);
     this.plan = makePlan(this.options);
-    this.#internals = internals;
     configureSharp();
   }
 
@@ -276,7 +274,7 @@ export class Loader implements AsyncIterable<Batch> {
   async #ensurePool(): Promise<WorkerPool> {
     if (this.#pool) return this.#pool;
     const cache = await this.#openCache();
-    const config = workerConfig(this.options, this.plan, cache, this.#internals.faults);
+    const config = workerConfig(this.options, this.plan, cache, injectedFaults.get(this));
     this.#pool = new WorkerPool({ workers: this.options.workers, config, sampleTimeout: this.options.sampleTimeout });
     return this.#pool;
   }
@@ -517,7 +515,7 @@ export class Loader implements AsyncIterable<Batch> {
       patchesPerImage: plan.patchesPerImage,
       epoch,
       index: batchIndex,
-      offsets: offsets.subarray(0, count * 6),
+      affine: offsets.subarray(0, count * 6),
       skipped,
     });
   }
@@ -580,6 +578,16 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
  * @example
  * const loader = createLoader(train, { batchSize: 128, mode: 'train', seed: 1, workers: 2, prefetch: 4 });
  */
-export function createLoader(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}): Loader {
-  return new Loader(dataset, options, internals);
+export function createLoader(dataset: Dataset, options: LoaderOptions = {}): Loader {
+  return new Loader(dataset, options);
+}
+
+/**
+ * A loader whose workers misbehave at the given dataset indices (throw, exit the thread, or
+ * hang), for the fault tests. Internal: not exported from the package.
+ */
+export function createLoaderWithFaults(dataset: Dataset, options: LoaderOptions, faults: Record<number, Fault>): Loader {
+  const loader = new Loader(dataset, options);
+  injectedFaults.set(loader, faults);
+  return loader;
 }

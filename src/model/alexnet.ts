@@ -8,6 +8,8 @@
  * the probabilities the evaluator averages.
  */
 import type { Tfjs } from './tfjs.js';
+import { checkChoice, checkInteger, checkNumber, checkOptionsObject, invalid } from '../validate.js';
+import { MODEL_NAMES, type ModelName } from './choices.js';
 import { layerClasses } from './layers.js';
 
 type LayersModel = ReturnType<Tfjs['sequential']>;
@@ -15,7 +17,7 @@ type Tensor = ReturnType<Tfjs['tensor']>;
 type Layer = Parameters<LayersModel['add']>[0];
 
 /** The models {@link createModel} builds. */
-export type ModelName = 'alexnet' | 'alexnet-small';
+export type { ModelName } from './choices.js';
 
 /** Options of {@link createModel}. */
 export interface ModelOptions {
@@ -289,46 +291,17 @@ export function toProbabilities<T extends Tensor>(tf: Tfjs, logits: T): T {
 }
 
 function validate(options: ModelOptions): void {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`Expected an object for options but received ${describe(options)}`);
-  }
-  if (options.name !== 'alexnet' && options.name !== 'alexnet-small') {
-    throw new TypeError(`Expected 'alexnet' or 'alexnet-small' for options.name but received ${describe(options.name)}`);
-  }
-  integer('numClasses', options.numClasses, 1, 1_000_000);
-  integer('inputSize', options.inputSize, options.name === 'alexnet' ? 64 : 15, 4096);
+  checkOptionsObject(options);
+  checkChoice('options.name', options.name, MODEL_NAMES);
+  checkInteger('options.numClasses', options.numClasses, 1, 1_000_000);
+  checkInteger('options.inputSize', options.inputSize, options.name === 'alexnet' ? 64 : 15, 4096);
   if (options.width !== undefined) {
-    if (typeof options.width !== 'number' || !Number.isFinite(options.width)) {
-      throw new TypeError(`Expected number for options.width but received ${describe(options.width)}`);
-    }
-    if (options.width <= 0 || options.width > 16) {
-      throw new RangeError(`Expected number above 0 and at most 16 for options.width but received ${describe(options.width)}`);
-    }
+    checkNumber('options.width', options.width, 0, 16);
+    if (options.width === 0) invalid('options.width', 'number above 0 and at most 16', options.width, RangeError);
   }
-  if (options.groups !== undefined && options.groups !== 1 && options.groups !== 2) {
-    throw new TypeError(`Expected 1 or 2 for options.groups but received ${describe(options.groups)}`);
-  }
-  if (options.init !== undefined && options.init !== 'paper' && options.init !== 'he') {
-    throw new TypeError(`Expected 'paper' or 'he' for options.init but received ${describe(options.init)}`);
-  }
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isInteger(options.seed))) {
-    throw new TypeError(`Expected integer for options.seed but received ${describe(options.seed)}`);
-  }
-}
-
-function integer(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`Expected integer between ${min} and ${max} for options.${name} but received ${describe(value)}`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(`Expected integer between ${min} and ${max} for options.${name} but received ${describe(value)}`);
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `'${value}' of type string`;
-  return `${String(value)} of type ${typeof value}`;
+  if (options.groups !== undefined && options.groups !== 1 && options.groups !== 2) invalid('options.groups', '1 or 2', options.groups);
+  if (options.init !== undefined) checkChoice('options.init', options.init, ['paper', 'he'] as const);
+  if (options.seed !== undefined) checkInteger('options.seed', options.seed, 0, 0xffffffff);
 }
 
 /** Walks the spatial size through the layers so a too-small input fails here, by name. */

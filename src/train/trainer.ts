@@ -11,15 +11,15 @@ import type { Dataset } from '../dataset/types.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import { createLoader } from '../loader/loader.js';
 import type { CacheOption, LoaderOptions } from '../options.js';
-import { checkChoice, checkInteger, checkNumber } from '../options.js';
+import { checkChoice, checkInteger, checkNumber } from '../validate.js';
 import { createModel, type ModelName } from '../model/alexnet.js';
 import { layerClasses } from '../model/layers.js';
 import type { Tfjs } from '../model/tfjs.js';
 
 type LayersModel = Awaited<ReturnType<Tfjs['loadLayersModel']>>;
 import { PACKAGE_VERSION } from '../version.js';
-import { selectBackend, type BackendPreference } from './backend.js';
-import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type CheckpointState, type NamedArray } from './checkpoint.js';
+import { selectBackend, type BackendPreference } from '../model/backend.js';
+import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type CheckpointState, type NamedArray } from '../model/checkpoint.js';
 import { trainingCurveSvg, type EpochPoint } from './curve.js';
 import { Sgd, trainableVariables } from './sgd.js';
 import { holdOut } from './split.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoader } from '../../src/loader/loader.js';
+import { createLoader, createLoaderWithFaults } from '../../src/loader/loader.js';
 import { SampleError, SkipBudgetError } from '../../src/errors.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import { collect, colourIndex, coordinatePng, indexDataset, temporaryFolder, texturedDataset } from '../helpers.js';
@@ -132,12 +132,13 @@ describe('createLoader() batches', () => {
     const [u] = await collect(bytes.epoch(2));
     expect(f!.shape).toEqual([40, 3, 24, 24]);
     expect(u!.indices).toEqual(f!.indices);
+    expect(u!.offsets, 'the deprecated alias is the same array').toBe(u!.affine);
     let worst = 0;
     const plane = 24 * 24;
     for (let k = 0; k < 40; k++) {
       for (let c = 0; c < 3; c++) {
-        const scale = u!.offsets[k * 6 + c]!;
-        const bias = u!.offsets[k * 6 + 3 + c]!;
+        const scale = u!.affine[k * 6 + c]!;
+        const bias = u!.affine[k * 6 + 3 + c]!;
         for (let i = 0; i < plane; i++) {
           const at = k * 3 * plane + c * plane + i;
           worst = Math.max(worst, Math.abs(u!.images[at]! * scale + bias - f!.images[at]!));
@@ -286,7 +287,7 @@ describe('createLoader() errors', () => {
   });
 
   it('createLoader() - a worker that throws or exits is replaced and only its sample is attributed', async () => {
-    const loader = createLoader(indexed, { ...small, batchSize: 10, workers: 2, onError: 'skip', mode: 'centre' }, { faults: { 7: 'throw', 23: 'exit' } });
+    const loader = createLoaderWithFaults(indexed, { ...small, batchSize: 10, workers: 2, onError: 'skip', mode: 'centre' }, { 7: 'throw', 23: 'exit' });
     let total = 0;
     for await (const batch of loader.epoch(0)) {
       total += batch.labels.length;
@@ -304,7 +305,7 @@ describe('createLoader() errors', () => {
   });
 
   it('createLoader() - a decode that hangs fails with TIMEOUT instead of hanging', async () => {
-    const loader = createLoader(indexed, { ...small, batchSize: 6, workers: 1, onError: 'skip', mode: 'centre', sampleTimeout: 0.5 }, { faults: { 4: 'hang' } });
+    const loader = createLoaderWithFaults(indexed, { ...small, batchSize: 6, workers: 1, onError: 'skip', mode: 'centre', sampleTimeout: 0.5 }, { 4: 'hang' });
     let total = 0;
     for await (const batch of loader.epoch(0)) total += batch.labels.length;
     expect(total).toBe(89);

@@ -13,7 +13,7 @@ import { createLoader } from '../../src/loader/loader.js';
 import { epochOrder } from '../../src/loader/sampler.js';
 import { imageFolder } from '../../src/dataset/image-folder.js';
 import { SampleError, type SampleErrorCode } from '../../src/errors.js';
-import { decodeFailure } from '../../src/stages/prepare.js';
+import { decodeFailure } from '../../src/stages/decode.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import type { Batch } from '../../src/loader/batch.js';
 import { colourIndex, indexColour, indexDataset, outcome, temporaryFolder } from '../helpers.js';

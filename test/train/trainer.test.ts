@@ -8,7 +8,7 @@ import { imageFolder } from '../../src/dataset/image-folder.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import { DatasetError } from '../../src/errors.js';
 import { evaluateCheckpoint } from '../../src/eval/checkpoint.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { temporaryFolder } from '../helpers.js';
 

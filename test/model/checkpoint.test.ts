@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type ModelArtifactsLike } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type ModelArtifactsLike } from '../../src/model/checkpoint.js';
 import { temporaryFolder } from '../helpers.js';
 
 const folder = temporaryFolder();

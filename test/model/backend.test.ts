@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/train/backend.js';
+import { selectBackend } from '../../src/model/backend.js';
 
 const require = createRequire(import.meta.url);
 function installed(name: string): boolean {
@@ -68,7 +68,7 @@ describe('selectBackend()', () => {
 
   it('selectBackend() - an unknown preference is a TypeError naming the value', async () => {
     await expect(selectBackend('gpu' as 'auto')).rejects.toThrow(
-      new TypeError('Expected one of auto, tensorflow, wasm, cpu for backend but received gpu of type string'),
+      new TypeError("Expected one of 'auto', 'tensorflow', 'wasm', 'cpu' for backend but received 'gpu' of type string"),
     );
   });
 });
