@@ -38,8 +38,8 @@ Examples:
         const dataset = await imageFolder(dir, { signal });
         const { evaluateCheckpoint } = await import('../eval/checkpoint.js');
         const result = await evaluateCheckpoint(checkpoint, dataset, {
-          batchSize: flags.batchSize, workers: flags.workers, backend, signal, log: (line) => reporter.info(line),
-          ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}),
+          backend, signal, log: (line) => reporter.info(line),
+          loader: { batchSize: flags.batchSize, workers: flags.workers, ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}) },
         });
         reporter.info(evaluationTable(result.centre, result.tenCrop));
         reporter.summary({

@@ -86,6 +86,27 @@ describe('createLoader() batches', () => {
     await loader.close();
   });
 
+  it('for await (const batch of loader) - one epoch per pass: epoch 0, then epoch 1, as epoch(e) gives them', async () => {
+    const loader = createLoader(textured, { ...small, batchSize: 16, workers: 2, seed: 6 });
+    const reference = createLoader(textured, { ...small, batchSize: 16, workers: 2, seed: 6 });
+    for (const epoch of [0, 1]) {
+      const passed: Int32Array[] = [];
+      for await (const batch of loader) passed.push(batch.indices.slice());
+      const expected = (await collect(reference.epoch(epoch))).map((batch) => batch.indices);
+      expect(passed.length, `pass ${epoch} is one epoch of ${expected.length} batches`).toBe(expected.length);
+      expect(passed).toEqual(expected);
+    }
+    await loader.close();
+    await reference.close();
+  });
+
+  it("loader.epoch() - after close() throws the documented CLOSED error", async () => {
+    const loader = createLoader(textured, { ...small, batchSize: 16, workers: 1 });
+    await loader.close();
+    expect(() => loader.epoch(0)).toThrow(expect.objectContaining({ code: 'CLOSED', name: 'PatchstreamError' }));
+    expect(() => loader.stream(0)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+  });
+
   it('createLoader() - dropLast, batch count and the short last batch', async () => {
     const loader = createLoader(indexed, { ...small, batchSize: 25, workers: 1, mode: 'centre' });
     expect(loader.length).toBe(4);

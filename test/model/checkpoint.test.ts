@@ -50,7 +50,7 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
     const out = join(folder.dir, 'killed');
     await saveCheckpoint(out, { model: artifacts(1), optimizer: [], state: { epoch: 1, step: 0, classes: ['a'] } });
     const script = `
-      import { saveCheckpoint } from ${JSON.stringify(resolve('dist/train/checkpoint.js'))};
+      import { saveCheckpoint } from ${JSON.stringify(resolve('dist/model/checkpoint.js'))};
       const weights = new Float32Array(6).fill(9);
       await saveCheckpoint(${JSON.stringify(out)}, { model: { modelTopology: {}, weightSpecs: [{ name: 'w', shape: [6], dtype: 'float32' }], weightData: weights.buffer }, optimizer: [], state: { epoch: 2, step: 0, classes: ['a'] } });
     `;
