@@ -4,7 +4,6 @@
  * flight, in the same process, alternating, as medians of several passes.
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Option, type Command } from 'commander';
 import sharp from 'sharp';
@@ -13,7 +12,7 @@ import { forEachLimited } from '../limit.js';
 import type { Dataset } from '../dataset/types.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
-import { MODES, type CacheOption, type DType, type Mode } from '../options.js';
+import { MODES, type CacheOption, type DType, type Mode, LOADER_DEFAULTS } from '../options.js';
 import { configureSharp } from '../pool/sharp.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
 
@@ -63,13 +62,13 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('measure loader throughput next to bare sharp on the same files')
     .argument('<dir>', 'ImageFolder dataset (class subfolders of images)')
-    .option('--batch-size <n>', 'images per batch', integer(1, 65536), 128)
-    .option('--workers <n>', 'worker threads', integer(1, 256), availableParallelism())
-    .option('--in-flight <n>', 'images each worker keeps in flight', integer(1, 64), 3)
-    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), 2)
+    .option('--batch-size <n>', 'images per batch', integer(1, 65536), LOADER_DEFAULTS.batchSize)
+    .option('--workers <n>', 'worker threads', integer(1, 256), LOADER_DEFAULTS.workers)
+    .option('--in-flight <n>', 'images each worker keeps in flight', integer(1, 64), LOADER_DEFAULTS.inFlight)
+    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), LOADER_DEFAULTS.prefetch)
     .option('--passes <n>', 'measured passes (the median is reported)', integer(1, 100), 3)
-    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), 256)
-    .option('--crop <n>', 'patch side', integer(1, 4096), 224)
+    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), LOADER_DEFAULTS.rescale)
+    .option('--crop <n>', 'patch side', integer(1, 4096), LOADER_DEFAULTS.crop)
     .addOption(new Option('--dtype <type>', 'element type of the batches').choices(['float32', 'uint8']).default('float32'))
     .addOption(new Option('--mode <mode>', 'augmentation mode').choices(MODES).default('train'))
     .option('--limit <n>', 'use only the first n images', integer(1))

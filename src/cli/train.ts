@@ -6,7 +6,7 @@ import type { ColourStats } from '../colour.js';
 import { imageFolder } from '../dataset/image-folder.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import { BACKEND_PREFERENCES, MODEL_NAMES, type BackendPreference, type ModelName } from '../model/choices.js';
-import { defaultCrop } from '../options.js';
+import { defaultCrop, LOADER_DEFAULTS } from '../options.js';
 import type { TrainOptions } from '../train/trainer.js';
 import { decimal, integer, InterruptedError, interruptSignal, Reporter, table, UsageError, type CommonFlags } from './output.js';
 
@@ -68,16 +68,16 @@ export function registerTrain(program: Command): void {
     .option('--val-fraction <f>', 'fraction held out when there is no --val', decimal(0.001, 0.9), 0.1)
     .addOption(new Option('--model <name>', 'alexnet (the paper, 224/227 px) or alexnet-small (28-64 px, CPU)').choices(MODEL_NAMES).default('alexnet'))
     .option('--width <m>', 'channel multiplier', decimal(0.01, 16), 1)
-    .option('--rescale <n>', 'shorter side after rescale (the paper: 256)', integer(1, 4096), 256)
+    .option('--rescale <n>', 'shorter side after rescale (the paper: 256)', integer(1, 4096), LOADER_DEFAULTS.rescale)
     .option('--crop <n>', 'training patch side = model input (the paper: 224)', integer(1, 4096))
     .option('--epochs <n>', 'epochs (the paper: ~90)', integer(1, 100000), 90)
-    .option('--batch-size <n>', 'images per step (the paper: 128)', integer(1, 65536), 128)
+    .option('--batch-size <n>', 'images per step (the paper: 128)', integer(1, 65536), LOADER_DEFAULTS.batchSize)
     .option('--lr <rate>', 'initial learning rate (the paper: 0.01)', decimal(0, 100), 0.01)
     .option('--lr-steps <epochs>', 'comma-separated epochs at which lr is divided by 10 (default: on validation plateau)')
     .option('--patience <n>', 'epochs without validation improvement before lr / 10', integer(1, 10000), 3)
     .option('--workers <n>', 'loader worker threads', integer(1, 256), Math.max(1, availableParallelism() - 1))
-    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), 2)
-    .option('--seed <n>', 'seed of the split, order, augmentation and initial weights', integer(0, 0xffffffff), 0)
+    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), LOADER_DEFAULTS.prefetch)
+    .option('--seed <n>', 'seed of the split, order, augmentation and initial weights', integer(0, 0xffffffff), LOADER_DEFAULTS.seed)
     .addOption(new Option('--backend <name>', 'tfjs backend (auto: the fastest that loads)').choices(BACKEND_PREFERENCES).default('auto'))
     .option('--out <dir>', 'checkpoints, metrics.jsonl and curve.svg go here', 'runs/train')
     .option('--resume <checkpoint>', 'continue from a checkpoint folder or a previous --out folder')
