@@ -44,9 +44,10 @@ export interface ModelOptions {
    */
   init?: 'paper' | 'he';
   /**
-   * Seeds the weight initialisers, so two models built with the same seed (and options) have
-   * identical weights. Dropout masks are not seeded: tfjs re-seeds its generator on every
-   * call, so a seeded dropout would drop the same units at every step. Omitted: unseeded.
+   * Seeds the weight initialisers and the dropout masks, so two models built with the same seed
+   * (and options) have identical weights and, trained on the same batches, identical updates.
+   * Masks are drawn per (seed, layer, step): the trainer sets the step (`setDropoutStep`).
+   * Omitted: unseeded weights, and dropout seeded at random.
    */
   seed?: number;
 }
@@ -121,8 +122,9 @@ export interface LayerSpec {
  */
 export function createModel(tf: Tfjs, options: ModelOptions): LayersModel {
   const specs = describeModel(options);
-  const { LocalResponseNormalization, GroupedConv2D } = layerClasses(tf);
+  const { LocalResponseNormalization, GroupedConv2D, SeededDropout } = layerClasses(tf);
   const { inputSize, seed } = options;
+  const dropoutSeed = seed ?? Math.floor(Math.random() * 0x7fffffff);
   const init = options.init ?? (options.name === 'alexnet' ? 'paper' : 'he');
   const model = tf.sequential({ name: options.name === 'alexnet' ? 'alexnet' : 'alexnet_small' });
   let first = true;
@@ -199,7 +201,7 @@ export function createModel(tf: Tfjs, options: ModelOptions): LayersModel {
         });
         break;
       case 'dropout':
-        layer = tf.layers.dropout({ name: spec.name, rate: spec.rate as number });
+        layer = new SeededDropout({ name: spec.name, rate: spec.rate as number, seed: dropoutSeed });
         break;
     }
     model.add(layer);

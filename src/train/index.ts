@@ -19,8 +19,8 @@ export { createModel, describeModel, toProbabilities } from '../model/alexnet.js
 export type { LayerSpec, ModelOptions } from '../model/alexnet.js';
 export { MODEL_NAMES, BACKEND_PREFERENCES } from '../model/choices.js';
 export type { ModelName, BackendPreference } from '../model/choices.js';
-export { layerClasses } from '../model/layers.js';
-export type { LayerClasses } from '../model/layers.js';
+export { layerClasses, setDropoutStep } from '../model/layers.js';
+export type { LayerClasses, SeededDropout, SeededDropoutArgs } from '../model/layers.js';
 export type { Tfjs } from '../model/tfjs.js';
 export { selectBackend } from '../model/backend.js';
 export type { SelectedBackend } from '../model/backend.js';

@@ -17,6 +17,7 @@ import { captureArtifacts, modelFromArtifacts, type LayersModel } from '../model
 import { selectBackend, type SelectedBackend } from '../model/backend.js';
 import { loadCheckpoint, type CheckpointState, type LoadedCheckpoint, type NamedArray } from '../model/checkpoint.js';
 import { MODEL_NAMES, type BackendPreference, type ModelName } from '../model/choices.js';
+import { setDropoutStep } from '../model/layers.js';
 import type { Tfjs } from '../model/tfjs.js';
 import type { EpochPoint } from './curve.js';
 import { checkChoice, checkInteger, checkNumber, checkPositiveIntegers } from '../validate.js';
@@ -345,6 +346,8 @@ async function trainEpoch(
   let interrupted = false;
   try {
     for await (const batch of loader.epoch(epoch, { startBatch: startStep, ...(options.signal ? { signal: options.signal } : {}) })) {
+      // Dropout masks are a function of (seed, layer, global step): a resumed run draws the same ones.
+      setDropoutStep(model, epoch * stepsPerEpoch + step);
       const loss = tf.tidy(() => {
         const xs = tf.tensor4d(batch.images as Float32Array, batch.shape);
         const ys = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses);
