@@ -4,26 +4,9 @@
  * a Kubernetes Indexed Job) gives each rank it starts.
  */
 
-/** How ranks are made equal when the dataset does not divide by `worldSize`. */
-export type EvenPolicy = 'pad' | 'drop';
+import type { EvenPolicy, ResolvedShard } from '../options.js';
 
-/** `shard` as the caller writes it. */
-export type ShardOption = 'auto' | { rank: number; worldSize: number; even?: EvenPolicy };
-
-/** `shard` after validation (what `loader.options.shard` shows). */
-export interface ResolvedShard {
-  rank: number;
-  worldSize: number;
-  /**
-   * `pad` (default): every rank gets `ceil(N / worldSize)` samples, the missing ones repeated
-   * from the start of the epoch order (as PyTorch's DistributedSampler does) and marked in
-   * `batch.padded`; `drop`: every rank gets `floor(N / worldSize)`, the epoch order's last
-   * `N mod worldSize` samples are left out of that epoch.
-   */
-  even: EvenPolicy;
-  /** Where rank and world size came from with `shard: 'auto'`, e.g. `torchrun (RANK=1, WORLD_SIZE=3)`; `options` otherwise. */
-  source: string;
-}
+export type { EvenPolicy, ResolvedShard, ShardOption } from '../options.js';
 
 /** One launcher's pair of variables. */
 interface Launcher {

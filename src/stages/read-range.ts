@@ -9,8 +9,8 @@ import { open } from 'node:fs/promises';
 import type { ShardStore } from '../dataset/types.js';
 import { isHttpLocation } from '../dataset/webdataset.js';
 import { reasonOf, type SampleFailure } from '../errors.js';
-import type { DecodeSettings } from './decode.js';
-import { prepareImage, type PrepareResult } from './prepare.js';
+import type { DecodeSettings } from './load.js';
+import { prepareImage, type PrepareResult } from './decode.js';
 import type { ReadResult } from './read.js';
 import { checkFormat } from './sniff.js';
 
