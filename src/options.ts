@@ -16,6 +16,8 @@ export type Layout = 'NHWC' | 'NCHW';
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff';
 /** Resampling kernel of the rescale step (sharp's names). */
 export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+/** Which decoder prepares JPEGs: `auto` uses libjpeg-turbo + a WebAssembly resample for plain JPEGs and sharp for everything else; `sharp` uses sharp always. */
+export type Decoder = 'auto' | 'sharp';
 /** Decoder strictness (sharp's `failOn`). */
 export type FailOn = 'none' | 'truncated' | 'error' | 'warning';
 
@@ -80,6 +82,14 @@ export interface LoaderOptions {
   kernel?: ResizeKernel;
   /** How bad decoder trouble must be to fail a sample (sharp's `failOn`): `warning` is strictest, `truncated` tolerates libjpeg warnings such as extraneous bytes. @default 'warning' */
   failOn?: FailOn;
+  /**
+   * Decode path for JPEGs. `auto`: 8-bit grey/YCbCr JPEGs with EXIF orientation 1 (or none) and
+   * no ICC profile go through libjpeg-turbo (`@julusian/jpeg-turbo`) and a WebAssembly SIMD
+   * resample, about 3x cheaper than sharp per image; everything else through sharp. `sharp`:
+   * every image through sharp (pixels differ from `auto` by about 1 level on average).
+   * @default 'auto'
+   */
+  decoder?: Decoder;
   /** Keep prepared images between epochs. @default false */
   cache?: CacheOption;
   /** Largest memory cache allowed, in bytes. @default half of the machine's memory */
@@ -109,6 +119,7 @@ export const LOADER_DEFAULTS = Object.freeze({
   background: Object.freeze([0, 0, 0]) as readonly [number, number, number],
   kernel: 'linear' as ResizeKernel,
   failOn: 'warning' as FailOn,
+  decoder: 'auto' as Decoder,
 });
 
 /** Options after validation: every field present, numbers checked. Internal. */
@@ -141,6 +152,7 @@ export interface ResolvedOptions {
   background: [number, number, number];
   kernel: ResizeKernel;
   failOn: FailOn;
+  decoder: Decoder;
   cache: CacheOption;
   cacheLimitBytes: number | undefined;
 }
@@ -152,7 +164,7 @@ const KNOWN_OPTIONS = new Set([
   'batchSize', 'mode', 'rescale', 'crop', 'flip', 'lighting', 'lightingStd', 'normalize', 'dtype', 'layout',
   'shuffle', 'seed', 'dropLast', 'shard', 'workers', 'prefetch', 'inFlight', 'onError', 'maxSkipped', 'signal',
   'sampleTimeout', 'limitInputPixels', 'maxFileBytes', 'formats', 'allowMisnamed', 'background', 'kernel',
-  'failOn', 'cache', 'cacheLimitBytes',
+  'failOn', 'cache', 'cacheLimitBytes', 'decoder',
 ]);
 
 /** `0 of type number`, `'x' of type string`: how a received value is described in errors. */
@@ -316,6 +328,7 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): ResolvedOptio
     background: has('background') ? checkRgb('options.background', pick('background')) : [...LOADER_DEFAULTS.background],
     kernel: has('kernel') ? checkChoice('options.kernel', pick('kernel'), KERNELS) : LOADER_DEFAULTS.kernel,
     failOn: has('failOn') ? checkChoice('options.failOn', pick('failOn'), ['none', 'truncated', 'error', 'warning'] as const) : LOADER_DEFAULTS.failOn,
+    decoder: has('decoder') ? checkChoice('options.decoder', pick('decoder'), ['auto', 'sharp'] as const) : LOADER_DEFAULTS.decoder,
     cache: has('cache') ? checkCache(pick('cache')) : false,
     cacheLimitBytes,
   };

@@ -11,6 +11,7 @@ import { sampleParams } from '../pipeline/plan.js';
 import { writePatch } from '../stages/fused.js';
 import { decodeFile } from '../stages/decode.js';
 import { configureSharp } from '../stages/prepare.js';
+import { recyclePixels } from '../stages/jpeg-turbo.js';
 import { readCached, claimCacheRecord, writeCached } from './cache-io.js';
 import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
 
@@ -119,6 +120,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
     } catch (error) {
       failures[j] = { code: 'DECODE', stage: 'augment', reason: reasonOf(error) };
     }
+    recyclePixels(source.pixels);
   });
   return { failures, decodeMs, decodes, cacheHits };
 }
@@ -142,6 +144,7 @@ async function runStats(task: StatsTask): Promise<StatsResult> {
       rg += red * green; rb += red * blue; gb += green * blue;
     }
     sums.set([r, g, b, rr, gg, bb, rg, rb, gb, pixels.length / 3], j * 10);
+    recyclePixels(pixels);
   });
   return { failures, sums };
 }

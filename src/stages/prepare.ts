@@ -6,8 +6,9 @@
  */
 import sharp from 'sharp';
 import type { SampleFailure } from '../errors.js';
-import type { FailOn, ImageFormat, ResizeKernel } from '../options.js';
+import type { Decoder, FailOn, ImageFormat, ResizeKernel } from '../options.js';
 import type { RawImage } from './image.js';
+import { prepareJpegFast } from './jpeg-turbo.js';
 
 /** libvips loaders patchstream allows, by format (Buffer loaders: we always decode from memory). */
 const LOADERS: Record<ImageFormat, string> = {
@@ -50,6 +51,8 @@ export interface PrepareSettings {
   failOn: FailOn;
   /** Seconds. */
   sampleTimeout: number;
+  /** JPEG decode path (jpeg-turbo.ts). @default 'auto' */
+  decoder?: Decoder;
 }
 
 /** Outcome of prepare: a `rescale x rescale x 3` uint8 image, or why not. */
@@ -61,6 +64,8 @@ export type PrepareResult = { ok: true; image: RawImage<Uint8Array> } | { ok: fa
  * `rescale x rescale` (libvips computes only the kept square, so a 1 x 5000 line costs little).
  */
 export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings): Promise<PrepareResult> {
+  const fast = await prepareJpegFast(bytes, settings);
+  if (fast) return fast;
   const { rescale } = settings;
   try {
     const { data, info } = await sharp(bytes, {
