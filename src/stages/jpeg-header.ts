@@ -3,7 +3,7 @@
  * colour transform, EXIF orientation, ICC profile. The fast decode path ({@link ./jpeg-turbo.ts})
  * takes a JPEG only when this says it can reproduce what sharp would make of it; everything
  * else (CMYK/YCCK, 12-bit, arithmetic or lossless coding, EXIF orientation 2-8, an embedded ICC
- * profile, odd sampling) goes to sharp.
+ * profile other than sRGB) goes to sharp.
  */
 
 /** The parts of a JPEG header that decide which decoder takes it. */
@@ -18,8 +18,8 @@ export interface JpegHeader {
   process: number;
   /** EXIF orientation tag (1-8), 1 when absent or unreadable. */
   orientation: number;
-  /** An APP2 ICC_PROFILE segment is present (sharp converts it to sRGB). */
-  icc: boolean;
+  /** The embedded ICC profile: none, one whose description names sRGB, or another (sharp converts it to sRGB). */
+  icc: 'none' | 'sRGB' | 'other';
   /** Adobe APP14 colour transform (0 none, 1 YCbCr, 2 YCCK), or -1 when there is no Adobe marker. */
   adobeTransform: number;
   /** Sampling factors (h << 4 | v) of each component. */
@@ -55,6 +55,24 @@ function exifOrientation(bytes: Uint8Array, start: number, end: number): number 
   return 1;
 }
 
+/** Whether an APP2 ICC_PROFILE payload is a whole (one-segment) profile whose `desc` tag names sRGB. */
+function iccIsSrgb(bytes: Uint8Array, start: number, end: number): boolean {
+  if (bytes[start + 13] !== 1) return false; // the profile spans several segments: not a small sRGB one
+  const profile = start + 14;
+  const u32 = (at: number) => ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
+  if (profile + 132 > end) return false;
+  const tags = u32(profile + 128);
+  for (let i = 0; i < tags && profile + 144 + i * 12 <= end; i++) {
+    const entry = profile + 132 + i * 12;
+    if (String.fromCharCode(bytes[entry]!, bytes[entry + 1]!, bytes[entry + 2]!, bytes[entry + 3]!) !== 'desc') continue;
+    const from = profile + u32(entry + 4);
+    const to = Math.min(end, from + u32(entry + 8));
+    const text = Buffer.from(bytes.subarray(from, to));
+    return text.includes('sRGB', 0, 'latin1') || text.includes('\0s\0R\0G\0B', 0, 'latin1');
+  }
+  return false;
+}
+
 /**
  * Parses the markers of a JPEG up to its first SOS (start of scan).
  * Never throws: a malformed header is a `{ ok: false }` with the reason.
@@ -62,7 +80,7 @@ function exifOrientation(bytes: Uint8Array, start: number, end: number): number 
 export function readJpegHeader(bytes: Uint8Array): JpegHeaderResult {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return { ok: false, reason: 'no SOI marker (not a JPEG)' };
   let orientation = 1;
-  let icc = false;
+  let icc: JpegHeader['icc'] = 'none';
   let adobeTransform = -1;
   let frame: Omit<JpegHeader, 'orientation' | 'icc' | 'adobeTransform'> | null = null;
   let at = 2;
@@ -100,7 +118,9 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeaderResult {
       if (orientation === 1) orientation = exifOrientation(bytes, start, end);
     } else if (marker === 0xe2) {
       // "ICC_PROFILE\0"
-      if (end - start >= 12 && bytes[start] === 0x49 && bytes[start + 1] === 0x43 && bytes[start + 2] === 0x43 && bytes[start + 3] === 0x5f) icc = true;
+      if (end - start >= 12 && bytes[start] === 0x49 && bytes[start + 1] === 0x43 && bytes[start + 2] === 0x43 && bytes[start + 3] === 0x5f) {
+        icc = icc === 'none' && iccIsSrgb(bytes, start, end) ? 'sRGB' : 'other';
+      }
     } else if (marker === 0xee) {
       // "Adobe": version(2) flags0(2) flags1(2) transform(1)
       if (end - start >= 12 && bytes[start] === 0x41 && bytes[start + 1] === 0x64 && bytes[start + 2] === 0x6f && bytes[start + 3] === 0x62 && bytes[start + 4] === 0x65) {
@@ -115,7 +135,7 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeaderResult {
 /**
  * Why the fast path does not take a JPEG with this header, or null when it does:
  * 8-bit baseline, extended or progressive Huffman coding, 1 component or 3 YCbCr components,
- * EXIF orientation 1 (or none), no ICC profile.
+ * EXIF orientation 1 (or none), no ICC profile or an sRGB one.
  */
 export function fastPathRefusal(header: JpegHeader): string | null {
   if (header.precision !== 8) return `${header.precision}-bit samples`;
@@ -123,7 +143,7 @@ export function fastPathRefusal(header: JpegHeader): string | null {
   if (header.components !== 1 && header.components !== 3) return `${header.components} components (CMYK/YCCK)`;
   if (header.components === 3 && header.adobeTransform === 0) return 'RGB-coded (Adobe transform 0)';
   if (header.orientation !== 1) return `EXIF orientation ${header.orientation}`;
-  if (header.icc) return 'embedded ICC profile';
+  if (header.icc === 'other') return 'embedded ICC profile other than sRGB';
   if (header.width < 1 || header.height < 1) return 'zero width or height (DNL marker)';
   return null;
 }

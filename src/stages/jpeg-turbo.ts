@@ -7,8 +7,10 @@
  * (the binding is a context-aware N-API module).
  *
  * It takes only what it reproduces: 8-bit baseline/extended/progressive Huffman JPEGs, grey or
- * YCbCr, EXIF orientation 1 (or none), no ICC profile, a kernel other than `nearest`. The rest
- * (CMYK, 12-bit, arithmetic, rotated, ICC-tagged, PNG/WebP/GIF/TIFF) goes to sharp.
+ * YCbCr, EXIF orientation 1 (or none), no ICC profile or an sRGB one, shorter side in
+ * [rescale, 2 rescale) (see {@link takesScale}), a kernel other than `nearest`. The rest (CMYK,
+ * 12-bit, arithmetic, rotated, other ICC profiles, enlargements, 2x+ shrinks, PNG/WebP/GIF/TIFF)
+ * goes to sharp.
  *
  * Strictness: TurboJPEG fails a decode on any libjpeg warning as well as on errors, so with
  * `failOn: 'warning'` (the default) every JPEG libjpeg-turbo warns about is refused, including
@@ -57,6 +59,18 @@ export function fastPathUnavailable(): string {
  * WebAssembly never gives back, under ~30 MB per thread.
  */
 export const FAST_PATH_MAX_PIXELS = 4_000_000;
+
+/**
+ * Whether the fast path takes an image of this size at this rescale: shorter side in
+ * [rescale, 2 rescale). Enlargements go to sharp (libvips upsamples with its own interpolator,
+ * ~3.5 levels mean difference measured); so do shrinks by 2x or more, where sharp decodes at
+ * 1/2, 1/4 or 1/8 scale in the IDCT (the binding has no DCT scaling, so a full decode there costs
+ * more) and then box-shrinks, a different filter from this one (~1.8 levels mean difference).
+ */
+export function takesScale(width: number, height: number, rescale: number): boolean {
+  const shorter = Math.min(width, height);
+  return shorter >= rescale && shorter < 2 * rescale;
+}
 
 /** What the fast path needs from the prepare settings. */
 export interface FastPathSettings {
@@ -126,6 +140,7 @@ export async function prepareJpegFast(bytes: Uint8Array, settings: FastPathSetti
     return { ok: false, failure: { code: 'PIXEL_LIMIT', stage: 'decode', reason: `Input image exceeds pixel limit: ${header.width}x${header.height} from its JPEG header (limitInputPixels is ${settings.limitInputPixels})` } };
   }
   if (pixels > FAST_PATH_MAX_PIXELS) return null;
+  if (!takesScale(header.width, header.height, settings.rescale)) return null;
   const { rescale } = settings;
   const kernel = settings.kernel as FastKernel;
   const target = kernelInput(header.width, header.height, rescale, kernel);
