@@ -1,7 +1,9 @@
 /**
  * `patchstream bench <dir>`: loader throughput next to bare sharp doing only the prepare step
  * (decode + rescale + centre crop to raw) on the same files with the same number of calls in
- * flight, in the same process, alternating, as medians of several passes.
+ * flight, in the same process, alternating, as medians of several passes; and the fast JPEG
+ * path's bare prepare (libjpeg-turbo + WebAssembly resample, sharp for what it does not take) in
+ * as many worker threads as the loader has.
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -12,8 +14,9 @@ import { imageFolder } from '../dataset/image-folder.js';
 import type { Dataset } from '../dataset/types.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
-import type { CacheOption, DType, Mode } from '../options.js';
+import type { CacheOption, Decoder, DType, Mode } from '../options.js';
 import { configureSharp } from '../stages/prepare.js';
+import { FastPathBench } from './bench-decode.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
 
 interface BenchFlags extends CommonFlags {
@@ -29,6 +32,7 @@ interface BenchFlags extends CommonFlags {
   limit?: number;
   cache?: string;
   cacheFormat: 'raw' | 'jpeg';
+  decoder: Decoder;
 }
 
 /** Median of numbers. */
@@ -79,6 +83,7 @@ export function registerBench(program: Command): void {
     .option('--limit <n>', 'use only the first n images', integer(1))
     .option('--cache <where>', "prepared-image cache: 'memory' or a folder; the first pass fills it")
     .option('--cache-format <format>', 'raw or jpeg (disk cache only)', 'raw')
+    .option('--decoder <decoder>', "loader's JPEG decode path: auto (fast path for plain JPEGs) or sharp", 'auto')
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `
@@ -115,8 +120,10 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     onError: 'skip',
     maxSkipped: Infinity,
     cache,
+    decoder: flags.decoder,
     signal,
   });
+  const fastBench = new FastPathBench(flags.workers, { rescale: flags.rescale });
   const concurrency = flags.workers * flags.inFlight;
   reporter.info(`bench: ${paths.length} images from ${dir}, ${flags.workers} workers x ${flags.inFlight} in flight, batch ${flags.batchSize} ${flags.dtype} ${flags.mode}, ${flags.passes} passes${cache ? `, cache ${flags.cache}` : ''}; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
   const loaderPass = async (epoch: number) => {
@@ -126,6 +133,8 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     return (images * 1000) / (performance.now() - started);
   };
   const sharpRates: number[] = [];
+  const fastRates: number[] = [];
+  let fastTaken = 0;
   const loaderRates: number[] = [];
   let fillRate: number | null = null;
   let sharpFailures = 0;
@@ -140,35 +149,46 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
       await loaderPass(0);
       await sharpOnlyPass(paths.slice(0, Math.min(paths.length, 256)), flags.rescale, concurrency, signal);
     }
+    await fastBench.pass(paths.slice(0, Math.min(paths.length, 256)), flags.inFlight);
     for (let pass = 0; pass < flags.passes; pass++) {
       const { rate: sharpRate, failures } = await sharpOnlyPass(paths, flags.rescale, concurrency, signal);
       sharpFailures = failures;
+      signal.throwIfAborted();
+      const fast = await fastBench.pass(paths, flags.inFlight);
+      fastTaken = fast.fast;
       const loaderRate = await loaderPass(pass + 1);
       sharpRates.push(sharpRate);
+      fastRates.push(fast.rate);
       loaderRates.push(loaderRate);
-      reporter.info(`  pass ${pass + 1}: sharp ${sharpRate.toFixed(0)} images/s, loader ${loaderRate.toFixed(0)} images/s`);
-      reporter.event({ type: 'pass', pass: pass + 1, sharpOnlyImagesPerSecond: sharpRate, imagesPerSecond: loaderRate });
+      reporter.info(`  pass ${pass + 1}: sharp ${sharpRate.toFixed(0)} images/s, fast path ${fast.rate.toFixed(0)} images/s, loader ${loaderRate.toFixed(0)} images/s`);
+      reporter.event({ type: 'pass', pass: pass + 1, sharpOnlyImagesPerSecond: sharpRate, fastPathImagesPerSecond: fast.rate, imagesPerSecond: loaderRate });
     }
   } finally {
     await loader.close();
+    await fastBench.close();
   }
   const stats = loader.stats();
   const sharpOnly = median(sharpRates);
   const loaderRate = median(loaderRates);
   const ratio = loaderRate / sharpOnly;
   const rows: Array<Array<string | number>> = [['', 'images/s (median)', 'passes']];
+  const fastOnly = median(fastRates);
   rows.push(['bare sharp prepare-only', sharpOnly.toFixed(0), sharpRates.map((r) => r.toFixed(0)).join(' ')]);
+  rows.push([`bare fast path prepare-only (${fastTaken} of ${paths.length} fast)`, fastOnly.toFixed(0), fastRates.map((r) => r.toFixed(0)).join(' ')]);
   if (fillRate !== null) rows.push(['patchstream, filling cache', fillRate.toFixed(0), '1']);
-  rows.push([`patchstream loader${cache ? ' (cached)' : ''}`, loaderRate.toFixed(0), loaderRates.map((r) => r.toFixed(0)).join(' ')]);
+  rows.push([`patchstream loader${cache ? ' (cached)' : ''}, decoder ${flags.decoder}`, loaderRate.toFixed(0), loaderRates.map((r) => r.toFixed(0)).join(' ')]);
   reporter.info('');
   reporter.info(table(rows));
-  reporter.info(`ratio loader / bare sharp: ${ratio.toFixed(2)}x; consumer waited ${(stats.consumerWaitMs / 1000).toFixed(1)} s; failed images: loader ${stats.skippedTotal}, bare sharp ${sharpFailures}`);
+  reporter.info(`ratio loader / bare sharp: ${ratio.toFixed(2)}x; bare fast path / bare sharp: ${(fastOnly / sharpOnly).toFixed(2)}x; consumer waited ${(stats.consumerWaitMs / 1000).toFixed(1)} s; failed images: loader ${stats.skippedTotal}, bare sharp ${sharpFailures}`);
   reporter.summary({
     imagesPerSecond: loaderRate,
     images: paths.length,
     workers: flags.workers,
     batchSize: flags.batchSize,
     sharpOnlyImagesPerSecond: sharpOnly,
+    fastPathImagesPerSecond: fastOnly,
+    fastPathImages: fastTaken,
+    decoder: flags.decoder,
     ratio,
     passes: flags.passes,
     inFlight: flags.inFlight,
