@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LOADER_DEFAULTS } from '../options.js';
 import { prepareJpegFast, recyclePixels } from '../stages/jpeg-turbo.js';
-import { configureSharp, prepareImage } from '../stages/prepare.js';
+import { configureSharp } from '../pool/sharp.js';
+import { prepareImage } from '../stages/decode.js';
 
 configureSharp({ blockLoaders: false });
 const { rescale } = workerData as { rescale: number };

@@ -1,21 +1,19 @@
 /**
  * `patchstream bench <dir>`: loader throughput next to bare sharp doing only the prepare step
  * (decode + rescale + centre crop to raw) on the same files with the same number of calls in
- * flight, in the same process, alternating, as medians of several passes; and the fast JPEG
- * path's bare prepare (libjpeg-turbo + WebAssembly resample, sharp for what it does not take) in
- * as many worker threads as the loader has.
+ * flight, in the same process, alternating, as medians of several passes.
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import sharp from 'sharp';
 import { imageFolder } from '../dataset/image-folder.js';
+import { forEachLimited } from '../limit.js';
 import type { Dataset } from '../dataset/types.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
-import type { CacheOption, Decoder, DType, Mode } from '../options.js';
-import { configureSharp } from '../stages/prepare.js';
+import { MODES, type CacheOption, type Decoder, type DType, type Mode, LOADER_DEFAULTS } from '../options.js';
+import { configureSharp } from '../pool/sharp.js';
 import { FastPathBench } from './bench-decode.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
 
@@ -48,20 +46,15 @@ export function median(values: number[]): number {
  */
 export async function sharpOnlyPass(paths: string[], rescale: number, concurrency: number, signal?: AbortSignal): Promise<{ rate: number; failures: number }> {
   const started = performance.now();
-  let next = 0;
   let failures = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, async () => {
-    while (next < paths.length) {
-      signal?.throwIfAborted();
-      const path = paths[next++]!;
-      try {
-        const bytes = await readFile(path);
-        await sharp(bytes).autoOrient().resize(rescale, rescale, { fit: 'cover', kernel: 'linear' }).removeAlpha().raw().toBuffer();
-      } catch {
-        failures++;
-      }
+  await forEachLimited(paths.length, concurrency, async (i) => {
+    try {
+      const bytes = await readFile(paths[i]!);
+      await sharp(bytes).autoOrient().resize(rescale, rescale, { fit: 'cover', kernel: 'linear' }).removeAlpha().raw().toBuffer();
+    } catch {
+      failures++;
     }
-  }));
+  }, signal);
   return { rate: (paths.length * 1000) / (performance.now() - started), failures };
 }
 
@@ -71,19 +64,19 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('measure loader throughput next to bare sharp on the same files')
     .argument('<dir>', 'ImageFolder dataset (class subfolders of images)')
-    .option('--batch-size <n>', 'images per batch', integer(1, 65536), 128)
-    .option('--workers <n>', 'worker threads', integer(1, 256), availableParallelism())
-    .option('--in-flight <n>', 'images each worker keeps in flight', integer(1, 64), 3)
-    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), 2)
+    .option('--batch-size <n>', 'images per batch', integer(1, 65536), LOADER_DEFAULTS.batchSize)
+    .option('--workers <n>', 'worker threads', integer(1, 256), LOADER_DEFAULTS.workers)
+    .option('--in-flight <n>', 'images each worker keeps in flight', integer(1, 64), LOADER_DEFAULTS.inFlight)
+    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), LOADER_DEFAULTS.prefetch)
     .option('--passes <n>', 'measured passes (the median is reported)', integer(1, 100), 3)
-    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), 256)
-    .option('--crop <n>', 'patch side', integer(1, 4096), 224)
-    .option('--dtype <type>', 'float32 or uint8', 'float32')
-    .option('--mode <mode>', 'train, centre or ten-crop', 'train')
+    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), LOADER_DEFAULTS.rescale)
+    .option('--crop <n>', 'patch side', integer(1, 4096), LOADER_DEFAULTS.crop)
+    .addOption(new Option('--dtype <type>', 'element type of the batches').choices(['float32', 'uint8']).default('float32'))
+    .addOption(new Option('--mode <mode>', 'augmentation mode').choices(MODES).default('train'))
     .option('--limit <n>', 'use only the first n images', integer(1))
     .option('--cache <where>', "prepared-image cache: 'memory' or a folder; the first pass fills it")
-    .option('--cache-format <format>', 'raw or jpeg (disk cache only)', 'raw')
-    .option('--decoder <decoder>', "loader's JPEG decode path: auto (fast path for plain JPEGs) or sharp", 'auto')
+    .addOption(new Option('--cache-format <format>', 'disk cache record format').choices(['raw', 'jpeg']).default('raw'))
+    .addOption(new Option('--decoder <decoder>', "loader's JPEG decode path (auto: the fast path for plain JPEGs)").choices(['auto', 'sharp']).default('auto'))
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `

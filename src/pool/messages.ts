@@ -1,7 +1,7 @@
 /** What crosses between the main thread and the workers. Plain, cloneable data only. */
 import type { SampleFailure } from '../errors.js';
 import type { Plan } from '../pipeline/plan.js';
-import type { DecodeSettings } from '../stages/decode.js';
+import type { DecodeSettings } from '../stages/load.js';
 
 /** Test-only fault injection, by dataset index: what the worker does when it reaches that sample. */
 export type Fault = 'throw' | 'exit' | 'hang';
@@ -52,16 +52,8 @@ export interface BatchTask {
   progress?: SharedArrayBuffer;
 }
 
-/** Per-image colour sums for {@link fitColourStats}. */
-export interface StatsTask {
-  kind: 'stats';
-  indices: number[];
-  paths: string[];
-  progress?: SharedArrayBuffer;
-}
-
 /** Any task. */
-export type Task = BatchTask | StatsTask;
+export type Task = BatchTask;
 
 /** Result of a {@link BatchTask}: one entry per sample, `null` when it went well. */
 export interface BatchResult {
@@ -71,10 +63,4 @@ export interface BatchResult {
   /** Calls into the decoder (0 for samples served from a cache). */
   decodes: number;
   cacheHits: number;
-}
-
-/** Result of a {@link StatsTask}: 10 float64 per sample (sums R, G, B, RR, GG, BB, RG, RB, GB, pixels). */
-export interface StatsResult {
-  failures: Array<SampleFailure | null>;
-  sums: Float64Array;
 }

@@ -9,39 +9,17 @@ import { performance } from 'node:perf_hooks';
 import { reasonOf, type SampleFailure } from '../errors.js';
 import { sampleParams } from '../pipeline/plan.js';
 import { writePatch } from '../stages/fused.js';
-import { decodeFile } from '../stages/decode.js';
-import { configureSharp } from '../stages/prepare.js';
+import { decodeFile } from '../stages/load.js';
+import { forEachLimited } from '../limit.js';
+import { configureSharp } from './sharp.js';
 import { recyclePixels } from '../stages/jpeg-turbo.js';
 import { readCached, claimCacheRecord, writeCached } from './cache-io.js';
-import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
+import type { BatchResult, BatchTask, Task, WorkerConfig } from './messages.js';
 
 // Loaders were blocked process-wide by the thread that started the pool (WorkerPool's constructor).
 configureSharp({ blockLoaders: false });
 const config = workerData as WorkerConfig;
 const { plan } = config;
-
-/**
- * Runs `work(i)` for i in [0, count) with at most `limit` running at once. Rejects only after
- * every lane has stopped: a lane still running after its task settled could write into a batch
- * buffer that has since been handed to another batch.
- */
-async function forEachLimited(count: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const lanes = Array.from({ length: Math.min(limit, count) }, async () => {
-    while (next < count && !failed) {
-      try {
-        await work(next++);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  });
-  const settled = await Promise.allSettled(lanes);
-  const rejected = settled.find((outcome) => outcome.status === 'rejected');
-  if (rejected) throw (rejected as PromiseRejectedResult).reason;
-}
 
 function injectFault(index: number): Promise<void> | void {
   const fault = config.faults[index];
@@ -125,31 +103,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
   return { failures, decodeMs, decodes, cacheHits };
 }
 
-async function runStats(task: StatsTask): Promise<StatsResult> {
-  const progress = progressOf(task);
-  const sums = new Float64Array(task.indices.length * 10);
-  const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
-  await forEachLimited(task.indices.length, config.inFlight, async (j) => {
-    const source = await preparedWithProgress(progress, j, task.indices[j]!, task.paths[j]!);
-    if (!source.ok) {
-      failures[j] = source.failure;
-      return;
-    }
-    const pixels = source.pixels;
-    let r = 0, g = 0, b = 0, rr = 0, gg = 0, bb = 0, rg = 0, rb = 0, gb = 0;
-    for (let i = 0; i < pixels.length; i += 3) {
-      const red = pixels[i]!, green = pixels[i + 1]!, blue = pixels[i + 2]!;
-      r += red; g += green; b += blue;
-      rr += red * red; gg += green * green; bb += blue * blue;
-      rg += red * green; rb += red * blue; gb += green * blue;
-    }
-    sums.set([r, g, b, rr, gg, bb, rg, rb, gb, pixels.length / 3], j * 10);
-    recyclePixels(pixels);
-  });
-  return { failures, sums };
-}
-
 /** piscina calls this for every task. */
-export default async function run(task: Task): Promise<BatchResult | StatsResult> {
-  return task.kind === 'batch' ? runBatch(task) : runStats(task);
+export default async function run(task: Task): Promise<BatchResult> {
+  return runBatch(task);
 }
