@@ -11,8 +11,9 @@ import { forEachLimited } from '../limit.js';
 import type { Dataset } from '../dataset/types.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
-import { MODES, type CacheOption, type DType, type Mode, LOADER_DEFAULTS } from '../options.js';
+import { MODES, type CacheOption, type Decoder, type DType, type Mode, LOADER_DEFAULTS } from '../options.js';
 import { configureSharp } from '../pool/sharp.js';
+import { FastPathBench } from './bench-decode.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
 import type { ShardOption } from '../loader/shard.js';
 import { readRange } from '../stages/read-range.js';
@@ -32,6 +33,7 @@ interface BenchFlags extends CommonFlags {
   cache?: string;
   cacheFormat: 'raw' | 'jpeg';
   shard?: ShardOption;
+  decoder: Decoder;
 }
 
 /** Median of numbers. */
@@ -78,6 +80,7 @@ export function registerBench(program: Command): void {
     .option('--cache <where>', "prepared-image cache: 'memory' or a folder; the first pass fills it")
     .addOption(new Option('--cache-format <format>', 'disk cache record format').choices(['raw', 'jpeg']).default('raw'))
     .option('--shard <which>', "this rank's part: 'auto' (from torchrun/MPI/Slurm/Kubernetes variables) or <rank>/<worldSize>[:pad|drop]", shardFlag)
+    .addOption(new Option('--decoder <decoder>', "loader's JPEG decode path (auto: the fast path for plain JPEGs)").choices(['auto', 'sharp']).default('auto'))
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `
@@ -124,9 +127,12 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     onError: 'skip',
     maxSkipped: Infinity,
     cache,
+    decoder: flags.decoder,
     signal,
     ...(flags.shard ? { shard: flags.shard } : {}),
   });
+  // The bare fast-path pass reads files from disk; over WebDataset shards it is left out.
+  const fastBench = shards ? null : new FastPathBench(flags.workers, { rescale: flags.rescale });
   const concurrency = flags.workers * flags.inFlight;
   if (loader.options.shard.worldSize > 1) reporter.info(`shard: rank ${loader.options.shard.rank} of ${loader.options.shard.worldSize} (${loader.options.shard.source}), ${loader.size} samples per epoch`);
   reporter.info(`bench: ${paths.length} images from ${dir}, ${flags.workers} workers x ${flags.inFlight} in flight, batch ${flags.batchSize} ${flags.dtype} ${flags.mode}, ${flags.passes} passes${cache ? `, cache ${flags.cache}` : ''}; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
@@ -137,6 +143,8 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     return (images * 1000) / (performance.now() - started);
   };
   const sharpRates: number[] = [];
+  const fastRates: number[] = [];
+  let fastTaken = 0;
   const loaderRates: number[] = [];
   let fillRate: number | null = null;
   let sharpFailures = 0;
@@ -151,35 +159,46 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
       await loaderPass(0);
       await sharpOnlyPass(paths.slice(0, Math.min(paths.length, 256)), flags.rescale, concurrency, signal, read);
     }
+    await fastBench?.pass(paths.slice(0, Math.min(paths.length, 256)), flags.inFlight);
     for (let pass = 0; pass < flags.passes; pass++) {
       const { rate: sharpRate, failures } = await sharpOnlyPass(paths, flags.rescale, concurrency, signal, read);
       sharpFailures = failures;
+      signal.throwIfAborted();
+      const fast = fastBench ? await fastBench.pass(paths, flags.inFlight) : null;
+      fastTaken = fast?.fast ?? 0;
       const loaderRate = await loaderPass(pass + 1);
       sharpRates.push(sharpRate);
+      if (fast) fastRates.push(fast.rate);
       loaderRates.push(loaderRate);
-      reporter.info(`  pass ${pass + 1}: sharp ${sharpRate.toFixed(0)} images/s, loader ${loaderRate.toFixed(0)} images/s`);
-      reporter.event({ type: 'pass', pass: pass + 1, sharpOnlyImagesPerSecond: sharpRate, imagesPerSecond: loaderRate });
+      reporter.info(`  pass ${pass + 1}: sharp ${sharpRate.toFixed(0)} images/s, ${fast ? `fast path ${fast.rate.toFixed(0)} images/s, ` : ''}loader ${loaderRate.toFixed(0)} images/s`);
+      reporter.event({ type: 'pass', pass: pass + 1, sharpOnlyImagesPerSecond: sharpRate, fastPathImagesPerSecond: fast?.rate ?? null, imagesPerSecond: loaderRate });
     }
   } finally {
     await loader.close();
+    await fastBench?.close();
   }
   const stats = loader.stats();
   const sharpOnly = median(sharpRates);
   const loaderRate = median(loaderRates);
   const ratio = loaderRate / sharpOnly;
   const rows: Array<Array<string | number>> = [['', 'images/s (median)', 'passes']];
+  const fastOnly = fastRates.length > 0 ? median(fastRates) : null;
   rows.push(['bare sharp prepare-only', sharpOnly.toFixed(0), sharpRates.map((r) => r.toFixed(0)).join(' ')]);
+  if (fastOnly !== null) rows.push([`bare fast path prepare-only (${fastTaken} of ${paths.length} fast)`, fastOnly.toFixed(0), fastRates.map((r) => r.toFixed(0)).join(' ')]);
   if (fillRate !== null) rows.push(['patchstream, filling cache', fillRate.toFixed(0), '1']);
-  rows.push([`patchstream loader${cache ? ' (cached)' : ''}`, loaderRate.toFixed(0), loaderRates.map((r) => r.toFixed(0)).join(' ')]);
+  rows.push([`patchstream loader${cache ? ' (cached)' : ''}, decoder ${flags.decoder}`, loaderRate.toFixed(0), loaderRates.map((r) => r.toFixed(0)).join(' ')]);
   reporter.info('');
   reporter.info(table(rows));
-  reporter.info(`ratio loader / bare sharp: ${ratio.toFixed(2)}x; consumer waited ${(stats.consumerWaitMs / 1000).toFixed(1)} s; failed images: loader ${stats.skippedTotal}, bare sharp ${sharpFailures}`);
+  reporter.info(`ratio loader / bare sharp: ${ratio.toFixed(2)}x; ${fastOnly !== null ? `bare fast path / bare sharp: ${(fastOnly / sharpOnly).toFixed(2)}x; ` : ''} consumer waited ${(stats.consumerWaitMs / 1000).toFixed(1)} s; failed images: loader ${stats.skippedTotal}, bare sharp ${sharpFailures}`);
   reporter.summary({
     imagesPerSecond: loaderRate,
     images: paths.length,
     workers: flags.workers,
     batchSize: flags.batchSize,
     sharpOnlyImagesPerSecond: sharpOnly,
+    fastPathImagesPerSecond: fastOnly,
+    fastPathImages: fastTaken,
+    decoder: flags.decoder,
     ratio,
     passes: flags.passes,
     inFlight: flags.inFlight,

@@ -51,6 +51,7 @@ function cacheSettings(options: ResolvedOptions): Record<string, unknown> {
   return {
     rescale: options.rescale,
     kernel: options.kernel,
+    decoder: options.decoder, // the two paths differ by ~1 level: a cache holds one path's pixels
     background: options.background,
     failOn: options.failOn,
     limitInputPixels: options.limitInputPixels,

@@ -70,6 +70,7 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): ResolvedOptio
     background: has('background') ? checkRgb('options.background', pick('background')) : [...LOADER_DEFAULTS.background],
     kernel: has('kernel') ? checkChoice('options.kernel', pick('kernel'), KERNELS) : LOADER_DEFAULTS.kernel,
     failOn: has('failOn') ? checkChoice('options.failOn', pick('failOn'), ['none', 'truncated', 'error', 'warning'] as const) : LOADER_DEFAULTS.failOn,
+    decoder: has('decoder') ? checkChoice('options.decoder', pick('decoder'), ['auto', 'sharp'] as const) : LOADER_DEFAULTS.decoder,
     cache: has('cache') ? checkCache(pick('cache')) : LOADER_DEFAULTS.cache,
     cacheLimitBytes,
   };

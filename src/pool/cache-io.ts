@@ -6,6 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { SampleFailure } from '../errors.js';
+import { decodeJpegRecord } from '../stages/jpeg-turbo.js';
 import type { WorkerConfig } from './messages.js';
 
 /** Record states, shared between threads. */
@@ -59,7 +60,11 @@ export async function readCached(config: WorkerConfig, index: number): Promise<C
       await handle.read(whole, first, length + 4 - first, position + first);
       buffer = whole;
     }
-    const { data } = await sharp(buffer.subarray(4, 4 + length)).raw().toBuffer({ resolveWithObject: true });
+    const record = buffer.subarray(4, 4 + length);
+    // The fast path decodes the record when the loader uses it (one decode path per cache).
+    const fast = config.decode.decoder === 'sharp' ? null : decodeJpegRecord(record);
+    if (fast && fast.length === disk.recordBytes) return { kind: 'hit', pixels: fast };
+    const { data } = await sharp(record).raw().toBuffer({ resolveWithObject: true });
     return { kind: 'hit', pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   }
   const buffer = Buffer.allocUnsafe(disk.recordBytes);

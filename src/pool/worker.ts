@@ -13,6 +13,7 @@ import { decodeFile } from '../stages/load.js';
 import { forEachLimited } from '../limit.js';
 import { configureSharp } from './sharp.js';
 import { decodeRead, TaskRanges } from '../stages/read-range.js';
+import { recyclePixels } from '../stages/jpeg-turbo.js';
 import { readCached, claimCacheRecord, writeCached } from './cache-io.js';
 import type { BatchResult, BatchTask, Task, WorkerConfig } from './messages.js';
 
@@ -110,6 +111,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
     } catch (error) {
       failures[j] = { code: 'DECODE', stage: 'augment', reason: reasonOf(error) };
     }
+    recyclePixels(source.pixels);
   });
   return { failures, decodeMs, decodes, cacheHits };
 }

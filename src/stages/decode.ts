@@ -6,8 +6,9 @@
  */
 import sharp from 'sharp';
 import type { SampleFailure } from '../errors.js';
-import type { FailOn, ResizeKernel } from '../options.js';
+import type { Decoder, FailOn, ResizeKernel } from '../options.js';
 import type { RawImage } from './image.js';
+import { prepareJpegFast } from './jpeg-turbo.js';
 
 /** Settings of the prepare stage. */
 export interface PrepareSettings {
@@ -18,6 +19,8 @@ export interface PrepareSettings {
   failOn: FailOn;
   /** Seconds. */
   sampleTimeout: number;
+  /** JPEG decode path (jpeg-turbo.ts). @default 'auto' */
+  decoder?: Decoder;
 }
 
 /** Outcome of prepare: a `rescale x rescale x 3` uint8 image, or why not. */
@@ -29,6 +32,8 @@ export type PrepareResult = { ok: true; image: RawImage<Uint8Array> } | { ok: fa
  * `rescale x rescale` (libvips computes only the kept square, so a 1 x 5000 line costs little).
  */
 export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings): Promise<PrepareResult> {
+  const fast = await prepareJpegFast(bytes, settings);
+  if (fast) return fast;
   const { rescale } = settings;
   try {
     const { data, info } = await sharp(bytes, {

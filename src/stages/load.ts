@@ -22,6 +22,7 @@ export function decodeSettings(options: ResolvedOptions): DecodeSettings {
     background: options.background,
     limitInputPixels: options.limitInputPixels,
     failOn: options.failOn,
+    decoder: options.decoder,
     sampleTimeout: options.sampleTimeout,
     formats: options.formats,
     allowMisnamed: options.allowMisnamed,
