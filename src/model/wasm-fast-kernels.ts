@@ -7,17 +7,24 @@
  * took about 35% of the step, more than the forward convolutions. What they do is a few
  * operations per element, so a tight JS loop over `Float32Array` views of the wasm memory beats
  * them:
- * - `LRN`: the window sum of squares once per channel from a per-pixel table of squares, and
- *   `norm^-0.75` (AlexNet's beta) as `1 / sqrt(norm * sqrt(norm))` instead of `pow`.
+ * - `LRN`: a sliding window sum of squares over the channels of each pixel, and `norm^-0.75`
+ *   (AlexNet's beta) as `1 / sqrt(norm * sqrt(norm))` instead of `pow`.
  * - `LRNGrad`: `dx_k = dy_k * norm_k^-beta - 2 * alpha * beta * x_k * sum_{|d-k|<=r} dy_d * y_d / norm_d`,
  *   the same sum as tfjs's cpu kernel regrouped so each pixel is O(channels), not O(channels * window).
  * - `MaxPoolGrad`: one pass over the outputs, scattering `dy` to the first maximum of each
  *   window in row-major order (the cpu kernel's tie rule), channels innermost.
  *
+ * - `BatchMatMul` with `transposeA` (every dense layer's weight gradient, `x^T dy`): tfjs-wasm
+ *   runs it in a scalar loop ("slow_batch_matmul") and only the untransposed-A case on
+ *   XNNPACK; transposing A first (wasm's Transpose) and calling the built-in kernel without the
+ *   flag takes the XNNPACK path (threaded, SIMD).
+ *
  * Results are compared with the cpu backend's kernels in test/model/wasm-fast-kernels.test.ts.
  */
 import type {
+  BatchMatMulAttrs,
   KernelConfig,
+  KernelFunc,
   LRNAttrs,
   LRNGradAttrs,
   MaxPoolGradAttrs,
@@ -51,6 +58,14 @@ const ours = new WeakSet<object>();
  */
 export function registerFastWasmKernels(tf: Tfjs): string[] {
   const replaced: string[] = [];
+  const matMul = tf.getKernel(tf.BatchMatMul, BACKEND);
+  if (matMul !== undefined && !ours.has(matMul.kernelFunc)) {
+    const faster = transposingBatchMatMul(tf, matMul);
+    ours.add(faster.kernelFunc);
+    tf.unregisterKernel(tf.BatchMatMul, BACKEND);
+    tf.registerKernel(faster);
+    replaced.push(`${tf.BatchMatMul} (transposeA via Transpose)`);
+  }
   for (const config of fastWasmKernels(tf)) {
     const current = tf.getKernel(config.kernelName, BACKEND);
     if (current !== undefined && ours.has(current.kernelFunc)) continue;
@@ -93,21 +108,17 @@ export function fastWasmKernels(tf: Tfjs): KernelConfig[] {
   ];
 }
 
-/** `norm^-beta`, with AlexNet's 0.75 (and 0.5) without `Math.pow`. */
-function negativePower(beta: number): (norm: number) => number {
-  if (beta === 0.75) return (norm) => 1 / Math.sqrt(norm * Math.sqrt(norm));
-  if (beta === 0.5) return (norm) => 1 / Math.sqrt(norm);
-  if (beta === 1) return (norm) => 1 / norm;
-  return (norm) => Math.pow(norm, -beta);
-}
-
 function checkFloat(kernel: string, info: TensorInfo, name: string): void {
   if (info.dtype !== 'float32') {
     throw new Error(`wasm ${kernel} (patchstream JS kernel) supports float32 ${name} only but received ${info.dtype}`);
   }
 }
 
-/** Fills `norms` with `bias + alpha * (sum of x^2 over the channel window)` for one pixel. */
+/**
+ * Fills `norms` with `bias + alpha * (sum of x^2 over channels [c - r, c + r])` and `powers`
+ * with `norms^-beta` for one pixel. The window sum slides (add the entering square, drop the
+ * leaving one) in float64, so its rounding stays far below float32's.
+ */
 function pixelNorms(
   x: Float32Array,
   base: number,
@@ -115,19 +126,35 @@ function pixelNorms(
   radius: number,
   bias: number,
   alpha: number,
+  beta: number,
   squares: Float64Array,
   norms: Float64Array,
+  powers: Float64Array,
 ): void {
+  let sum = 0;
   for (let c = 0; c < channels; c++) {
     const value = x[base + c] as number;
-    squares[c] = value * value;
+    const square = value * value;
+    squares[c] = square;
+    if (c < radius) sum += square;
   }
   for (let c = 0; c < channels; c++) {
-    const begin = c > radius ? c - radius : 0;
-    const end = c + radius < channels - 1 ? c + radius : channels - 1;
-    let sum = 0;
-    for (let k = begin; k <= end; k++) sum += squares[k] as number;
+    const entering = c + radius;
+    if (entering < channels) sum += squares[entering] as number;
+    const leaving = c - radius - 1;
+    if (leaving >= 0) sum -= squares[leaving] as number;
     norms[c] = bias + alpha * sum;
+  }
+  // AlexNet's beta without Math.pow: norm^-0.75 = 1 / sqrt(norm * sqrt(norm)).
+  if (beta === 0.75) {
+    for (let c = 0; c < channels; c++) {
+      const norm = norms[c] as number;
+      powers[c] = 1 / Math.sqrt(norm * Math.sqrt(norm));
+    }
+  } else if (beta === 0.5) {
+    for (let c = 0; c < channels; c++) powers[c] = 1 / Math.sqrt(norms[c] as number);
+  } else {
+    for (let c = 0; c < channels; c++) powers[c] = Math.pow(norms[c] as number, -beta);
   }
 }
 
@@ -141,12 +168,12 @@ function lrn(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LRNAtt
   const ys = backend.typedArrayFromHeap(out);
   const channels = x.shape[3] as number;
   const pixels = xs.length / channels;
-  const power = negativePower(beta);
   const squares = new Float64Array(channels);
   const norms = new Float64Array(channels);
+  const powers = new Float64Array(channels);
   for (let p = 0, base = 0; p < pixels; p++, base += channels) {
-    pixelNorms(xs, base, channels, depthRadius, bias, alpha, squares, norms);
-    for (let c = 0; c < channels; c++) ys[base + c] = (xs[base + c] as number) * power(norms[c] as number);
+    pixelNorms(xs, base, channels, depthRadius, bias, alpha, beta, squares, norms, powers);
+    for (let c = 0; c < channels; c++) ys[base + c] = (xs[base + c] as number) * (powers[c] as number);
   }
   return out;
 }
@@ -165,22 +192,25 @@ function lrnGrad(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LR
   const dxs = backend.typedArrayFromHeap(out);
   const channels = x.shape[3] as number;
   const pixels = xs.length / channels;
-  const power = negativePower(beta);
   const scale = -2 * alpha * beta;
   const squares = new Float64Array(channels);
   const norms = new Float64Array(channels);
+  const powers = new Float64Array(channels);
   const terms = new Float64Array(channels);
   for (let p = 0, base = 0; p < pixels; p++, base += channels) {
-    pixelNorms(xs, base, channels, depthRadius, bias, alpha, squares, norms);
+    pixelNorms(xs, base, channels, depthRadius, bias, alpha, beta, squares, norms, powers);
+    let sum = 0;
     for (let d = 0; d < channels; d++) {
-      terms[d] = ((dys[base + d] as number) * (ys[base + d] as number)) / (norms[d] as number);
+      const term = ((dys[base + d] as number) * (ys[base + d] as number)) / (norms[d] as number);
+      terms[d] = term;
+      if (d < depthRadius) sum += term;
     }
     for (let k = 0; k < channels; k++) {
-      const begin = k > depthRadius ? k - depthRadius : 0;
-      const end = k + depthRadius < channels - 1 ? k + depthRadius : channels - 1;
-      let sum = 0;
-      for (let d = begin; d <= end; d++) sum += terms[d] as number;
-      dxs[base + k] = (dys[base + k] as number) * power(norms[k] as number) + scale * (xs[base + k] as number) * sum;
+      const entering = k + depthRadius;
+      if (entering < channels) sum += terms[entering] as number;
+      const leaving = k - depthRadius - 1;
+      if (leaving >= 0) sum -= terms[leaving] as number;
+      dxs[base + k] = (dys[base + k] as number) * (powers[k] as number) + scale * (xs[base + k] as number) * sum;
     }
   }
   return out;
@@ -246,4 +276,34 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
     }
   }
   return out;
+}
+
+/**
+ * Wraps wasm's own `BatchMatMul` so `transposeA` is done by a Transpose first (see the module
+ * comment); every other case goes to the built-in kernel unchanged.
+ */
+function transposingBatchMatMul(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
+  const original = builtIn.kernelFunc as KernelFunc;
+  return {
+    kernelName: tf.BatchMatMul,
+    backendName: BACKEND,
+    ...(builtIn.setupFunc === undefined ? {} : { setupFunc: builtIn.setupFunc }),
+    kernelFunc: (args) => {
+      const attrs = args.attrs as unknown as BatchMatMulAttrs;
+      const a = (args.inputs as NamedTensorInfoMap)['a'] as TensorInfo;
+      if (!attrs.transposeA || a.dtype !== 'float32') return original(args);
+      const transpose = tf.getKernel(tf.Transpose, BACKEND);
+      if (transpose === undefined) return original(args);
+      const rank = a.shape.length;
+      const perm = [...Array(rank).keys()];
+      perm[rank - 2] = rank - 1;
+      perm[rank - 1] = rank - 2;
+      const aT = transpose.kernelFunc({ inputs: { x: a }, backend: args.backend, attrs: { perm } }) as TensorInfo;
+      try {
+        return original({ ...args, inputs: { ...args.inputs, a: aT }, attrs: { ...args.attrs, transposeA: false } });
+      } finally {
+        (args.backend as unknown as { disposeData(id: object): void }).disposeData(aT.dataId);
+      }
+    },
+  };
 }

@@ -79,7 +79,7 @@ describe('registerFastWasmKernels()', () => {
     const names = fastWasmKernels(tf).map((k) => k.kernelName);
     expect(names).toEqual(['LRN', 'LRNGrad', 'MaxPoolGrad']);
     expect(registerFastWasmKernels(tf)).toEqual([]);
-    for (const name of names) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+    for (const name of [...names, 'BatchMatMul']) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
 
   for (const c of LRN_CASES) {
@@ -119,6 +119,31 @@ describe('registerFastWasmKernels()', () => {
       // The gradient's total is the sum of the weights: nothing dropped or doubled.
       const total = (values: Float32Array): number => values.reduce((sum, v) => sum + v, 0);
       expect(total(wasm[0]!)).toBeCloseTo(total(cpu[0]!), 2);
+    });
+  }
+
+  const MATMUL_CASES: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }> = [
+    // Dense-layer weight gradients (x^T dy) at alexnet-small's sizes, then odd shapes, batches, broadcast.
+    { a: [64, 256], b: [64, 256], transposeA: true, transposeB: false },
+    { a: [64, 256], b: [64, 10], transposeA: true, transposeB: false },
+    { a: [7, 5], b: [3, 7], transposeA: true, transposeB: true },
+    { a: [2, 6, 4], b: [2, 6, 3], transposeA: true, transposeB: false },
+    { a: [3, 5, 4], b: [1, 5, 2], transposeA: true, transposeB: false },
+    { a: [9, 4], b: [4, 3], transposeA: false, transposeB: false },
+    { a: [9, 4], b: [3, 4], transposeA: false, transposeB: true },
+  ];
+  for (const c of MATMUL_CASES) {
+    it(`BatchMatMul (wasm, transposeA by Transpose) - matches cpu for [${c.a}] x [${c.b}], transposeA ${c.transposeA}, transposeB ${c.transposeB}`, async () => {
+      const compute = (): tf.Tensor[] => {
+        const a = normal(c.a, 31);
+        const b = normal(c.b, 32);
+        const product = tf.matMul(a, b, c.transposeA, c.transposeB);
+        tf.dispose([a, b]);
+        return [product];
+      };
+      const cpu = await on('cpu', compute);
+      const wasm = await on('wasm', compute);
+      expect(relativeError(wasm[0]!, cpu[0]!)).toBeLessThan(TOLERANCE);
     });
   }
 
