@@ -80,9 +80,11 @@ def small_net(classes):
     )
 
 
-def alexnet(classes):
+def alexnet(classes, size):
+    # As patchstream's alexnet: 227 (any 4k + 11) needs no padding, 224 is padded by 2 to reach 55x55.
+    pad = 0 if (size - 11) % 4 == 0 else 2
     return nn.Sequential(
-        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(3, 96, 11, stride=4, padding=pad), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2),
         nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2),
         nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
         nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True),
@@ -136,7 +138,7 @@ def centre(batch):
 
 if args.steps_only > 0:
     size = args.crop
-    model = alexnet(1000) if args.model == 'alexnet' else small_net(10)
+    model = alexnet(1000, size) if args.model == 'alexnet' else small_net(10)
     he_init(model)
     optimizer = make_optimizer(model, args.lr)
     x = torch.randn(args.batch_size, 3, size, size)
