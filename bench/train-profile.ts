@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createModel, type ModelName } from '../src/model/alexnet.js';
-import { selectBackend, type BackendPreference } from '../src/train/backend.js';
+import { selectBackend, type BackendPreference } from '../src/model/backend.js';
 import { Sgd, trainableVariables } from '../src/train/sgd.js';
 
 const { values } = parseArgs({

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { median } from '../../src/cli/bench.js';
 import { createModel, type ModelName } from '../../src/model/alexnet.js';
-import { selectBackend, type BackendPreference } from '../../src/train/backend.js';
+import { selectBackend, type BackendPreference } from '../../src/model/backend.js';
 import { Sgd, trainableVariables } from '../../src/train/sgd.js';
 
 const { values } = parseArgs({

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../src/model/alexnet.js';
 import { registerSgdKernel, SGD_MOMENTUM_KERNEL } from '../../src/model/sgd-kernel.js';
-import { selectBackend } from '../../src/train/backend.js';
+import { selectBackend } from '../../src/model/backend.js';
 import { Sgd, trainableVariables } from '../../src/train/sgd.js';
 
 // Tolerance: the kernel rounds to float32 once, the op sequence after each of ~5 ops; measured

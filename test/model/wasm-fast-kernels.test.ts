@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fastWasmKernels, registerFastWasmKernels } from '../../src/model/wasm-fast-kernels.js';
-import { selectBackend } from '../../src/train/backend.js';
+import { selectBackend } from '../../src/model/backend.js';
 
 // Tolerance: max |wasm - cpu| / max |cpu| below 1e-5. Both sides compute in float64 and store
 // float32; the regrouped LRNGrad sum and sqrt-for-pow differ from the cpu kernel only in

@@ -1,7 +1,7 @@
 // Child process for wasm-threads.test.ts: the thread count is fixed when wasm first starts, so
 // each count needs its own process. Prints one JSON line: the threads in use and the results.
 import { createModel } from '../../src/model/alexnet.js';
-import { selectBackend } from '../../src/train/backend.js';
+import { selectBackend } from '../../src/model/backend.js';
 
 const { tf, detail } = await selectBackend('wasm');
 const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as { getThreadsCount: () => number };

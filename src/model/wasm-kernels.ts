@@ -22,8 +22,8 @@ import type {
   NamedTensorInfoMap,
   TensorInfo,
 } from '@tensorflow/tfjs';
-import type { Tfjs } from '../model/tfjs.js';
-import { registerFastWasmKernels } from '../model/wasm-fast-kernels.js';
+import type { Tfjs } from './tfjs.js';
+import { registerFastWasmKernels } from './wasm-fast-kernels.js';
 
 const BACKEND = 'wasm';
 
