@@ -24,6 +24,7 @@ import { checkChoice } from '../validate.js';
 import { BACKEND_PREFERENCES, type BackendPreference } from './choices.js';
 import type { Tfjs } from './tfjs.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from './wasm-kernels.js';
+import { installWasmThreads, wasmThreadCount, withLogicalCores } from './wasm-threads.js';
 
 export type { BackendPreference } from './choices.js';
 
@@ -176,14 +177,22 @@ async function initWasm(tf: Tfjs): Promise<string> {
   const wasm = (await importOnce(PACKAGES.wasm)) as {
     setWasmPaths: (prefix: string) => void;
     getThreadsCount: () => number;
+    setThreadsCount: (count: number) => void;
   };
+  let threads = 1;
   if (wasmDetail === undefined) {
     const require = createRequire(import.meta.url);
     const binary = require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm');
     wasm.setWasmPaths(dirname(binary) + sep);
+    // XNNPACK on worker threads (src/model/wasm-threads.ts); PATCHSTREAM_WASM_THREADS=1 keeps one.
+    threads = wasmThreadCount();
+    if (threads > 1) {
+      installWasmThreads(tf);
+      wasm.setThreadsCount(threads);
+    }
   }
   const added = registerWasmTrainingKernels(tf);
-  if (!(await tf.setBackend('wasm'))) {
+  if (!(await withLogicalCores(threads, () => tf.setBackend('wasm')))) {
     throw new Error("tf.setBackend('wasm') returned false (tfjs printed the cause above)");
   }
   await tf.ready();

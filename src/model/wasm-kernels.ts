@@ -23,6 +23,7 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';
+import { registerFastWasmKernels } from './wasm-fast-kernels.js';
 
 const BACKEND = 'wasm';
 
@@ -61,6 +62,7 @@ export function registerWasmTrainingKernels(tf: Tfjs): string[] {
     tf.registerKernel(faster);
     added.push(`${tf.Conv2DBackpropInput} (XNNPACK, stride 1)`);
   }
+  added.push(...registerFastWasmKernels(tf));
   return added;
 }
 

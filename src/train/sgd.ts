@@ -12,6 +12,7 @@
  */
 import { checkNumber } from '../validate.js';
 import type { Tfjs } from '../model/tfjs.js';
+import { registerSgdKernel, SGD_MOMENTUM_KERNEL } from '../model/sgd-kernel.js';
 
 type Tensor = ReturnType<Tfjs['tensor']>;
 type Scalar = ReturnType<Tfjs['scalar']>;
@@ -164,8 +165,27 @@ export class Sgd {
       throw new Error(`Two variables share the velocity key '${duplicate}'; pass a distinct options.key`);
     }
     const velocities = variables.map((variable, index) => this.#velocityFor(variable, keys[index] as string));
+    registerSgdKernel(tf);
+    // One fused kernel per variable where this backend has it (src/model/sgd-kernel.ts).
+    const fused = tf.getKernel(SGD_MOMENTUM_KERNEL, tf.getBackend()) !== undefined;
     return tf.tidy(() => {
       const { value, grads } = tf.variableGrads(lossFn, variables);
+      if (fused) {
+        variables.forEach((variable, index) => {
+          const grad = grads[variable.name];
+          if (grad == null) return;
+          const velocity = velocities[index] as Variable;
+          const decay = this.#weightDecay !== 0 && this.#decay(variable.name) ? this.#weightDecay : 0;
+          const [next, weight] = tf.engine().runKernel(
+            SGD_MOMENTUM_KERNEL,
+            { variable, velocity, grad },
+            { lr: this.#lr, momentum: this.#momentum, decay },
+          ) as unknown as [Tensor, Tensor];
+          velocity.assign(next);
+          variable.assign(weight);
+        });
+        return value;
+      }
       const minusLr = tf.scalar(-this.#lr);
       const momentum = tf.scalar(this.#momentum);
       const minusDecayLr = tf.scalar(-this.#weightDecay * this.#lr);

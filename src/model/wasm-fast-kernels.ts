@@ -1,0 +1,309 @@
+/**
+ * Faster replacements for wasm kernels that an AlexNet training step spends most of its time
+ * in, written in JavaScript over the wasm heap.
+ *
+ * Profiled on an alexnet-small step (28 px, batch 64, bench/train-profile.ts): tfjs-wasm's
+ * `LRN`, `LRNGrad` and `MaxPoolGrad` are plain C loops (no XNNPACK, no threads) and together
+ * took about 35% of the step, more than the forward convolutions. What they do is a few
+ * operations per element, so a tight JS loop over `Float32Array` views of the wasm memory beats
+ * them:
+ * - `LRN`: a sliding window sum of squares over the channels of each pixel, and `norm^-0.75`
+ *   (AlexNet's beta) as `1 / sqrt(norm * sqrt(norm))` instead of `pow`.
+ * - `LRNGrad`: `dx_k = dy_k * norm_k^-beta - 2 * alpha * beta * x_k * sum_{|d-k|<=r} dy_d * y_d / norm_d`,
+ *   the same sum as tfjs's cpu kernel regrouped so each pixel is O(channels), not O(channels * window).
+ * - `MaxPoolGrad`: one pass over the outputs, scattering `dy` to the first maximum of each
+ *   window in row-major order (the cpu kernel's tie rule), channels innermost.
+ *
+ * - `BatchMatMul` with `transposeA` (every dense layer's weight gradient, `x^T dy`): tfjs-wasm
+ *   runs it in a scalar loop ("slow_batch_matmul") and only the untransposed-A case on
+ *   XNNPACK; transposing A first (wasm's Transpose) and calling the built-in kernel without the
+ *   flag takes the XNNPACK path (threaded, SIMD).
+ *
+ * Results are compared with the cpu backend's kernels in test/model/wasm-fast-kernels.test.ts.
+ */
+import type {
+  BatchMatMulAttrs,
+  KernelConfig,
+  KernelFunc,
+  LRNAttrs,
+  LRNGradAttrs,
+  MaxPoolGradAttrs,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from '@tensorflow/tfjs';
+import type { Tfjs } from './tfjs.js';
+
+/** The part of tfjs-wasm's `BackendWasm` these kernels use. */
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+const BACKEND = 'wasm';
+
+/** Kernel functions this module put in place, so a second registration leaves them alone. */
+const ours = new WeakSet<object>();
+
+/**
+ * Replaces wasm's `LRN`, `LRNGrad` and `MaxPoolGrad` with the JavaScript kernels of this module.
+ * Call after importing `@tensorflow/tfjs-backend-wasm` and before (or after) `tf.setBackend('wasm')`;
+ * calling it again is a no-op. Kernels wasm does not have are registered all the same.
+ *
+ * @returns the names of the kernels replaced by this call, e.g. `['LRN (JS)', ...]`
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-wasm';
+ * registerFastWasmKernels(tf); // ['LRN (JS)', 'LRNGrad (JS)', 'MaxPoolGrad (JS)']
+ * ```
+ */
+export function registerFastWasmKernels(tf: Tfjs): string[] {
+  const replaced: string[] = [];
+  const matMul = tf.getKernel(tf.BatchMatMul, BACKEND);
+  if (matMul !== undefined && !ours.has(matMul.kernelFunc)) {
+    const faster = transposingBatchMatMul(tf, matMul);
+    ours.add(faster.kernelFunc);
+    tf.unregisterKernel(tf.BatchMatMul, BACKEND);
+    tf.registerKernel(faster);
+    replaced.push(`${tf.BatchMatMul} (transposeA via Transpose)`);
+  }
+  for (const config of fastWasmKernels(tf)) {
+    const current = tf.getKernel(config.kernelName, BACKEND);
+    if (current !== undefined && ours.has(current.kernelFunc)) continue;
+    if (current !== undefined) tf.unregisterKernel(config.kernelName, BACKEND);
+    ours.add(config.kernelFunc);
+    tf.registerKernel(config);
+    replaced.push(`${config.kernelName} (JS)`);
+  }
+  return replaced;
+}
+
+/**
+ * The kernel configs {@link registerFastWasmKernels} registers (new objects on every call).
+ *
+ * @example
+ * ```ts
+ * fastWasmKernels(tf).map((k) => k.kernelName); // ['LRN', 'LRNGrad', 'MaxPoolGrad']
+ * ```
+ */
+export function fastWasmKernels(tf: Tfjs): KernelConfig[] {
+  return [
+    {
+      kernelName: tf.LRN,
+      backendName: BACKEND,
+      kernelFunc: ({ inputs, backend, attrs }) =>
+        lrn(inputs as NamedTensorInfoMap, backend as unknown as WasmHeapBackend, attrs as unknown as LRNAttrs),
+    },
+    {
+      kernelName: tf.LRNGrad,
+      backendName: BACKEND,
+      kernelFunc: ({ inputs, backend, attrs }) =>
+        lrnGrad(inputs as NamedTensorInfoMap, backend as unknown as WasmHeapBackend, attrs as unknown as LRNGradAttrs),
+    },
+    {
+      kernelName: tf.MaxPoolGrad,
+      backendName: BACKEND,
+      kernelFunc: ({ inputs, backend, attrs }) =>
+        maxPoolGrad(tf, inputs as NamedTensorInfoMap, backend as unknown as WasmHeapBackend, attrs as unknown as MaxPoolGradAttrs),
+    },
+  ];
+}
+
+function checkFloat(kernel: string, info: TensorInfo, name: string): void {
+  if (info.dtype !== 'float32') {
+    throw new Error(`wasm ${kernel} (patchstream JS kernel) supports float32 ${name} only but received ${info.dtype}`);
+  }
+}
+
+/**
+ * Fills `norms` with `bias + alpha * (sum of x^2 over channels [c - r, c + r])` and `powers`
+ * with `norms^-beta` for one pixel. The window sum slides (add the entering square, drop the
+ * leaving one) in float64, so its rounding stays far below float32's.
+ */
+function pixelNorms(
+  x: Float32Array,
+  base: number,
+  channels: number,
+  radius: number,
+  bias: number,
+  alpha: number,
+  beta: number,
+  squares: Float64Array,
+  norms: Float64Array,
+  powers: Float64Array,
+): void {
+  let sum = 0;
+  for (let c = 0; c < channels; c++) {
+    const value = x[base + c] as number;
+    const square = value * value;
+    squares[c] = square;
+    if (c < radius) sum += square;
+  }
+  for (let c = 0; c < channels; c++) {
+    const entering = c + radius;
+    if (entering < channels) sum += squares[entering] as number;
+    const leaving = c - radius - 1;
+    if (leaving >= 0) sum -= squares[leaving] as number;
+    norms[c] = bias + alpha * sum;
+  }
+  // AlexNet's beta without Math.pow: norm^-0.75 = 1 / sqrt(norm * sqrt(norm)).
+  if (beta === 0.75) {
+    for (let c = 0; c < channels; c++) {
+      const norm = norms[c] as number;
+      powers[c] = 1 / Math.sqrt(norm * Math.sqrt(norm));
+    }
+  } else if (beta === 0.5) {
+    for (let c = 0; c < channels; c++) powers[c] = 1 / Math.sqrt(norms[c] as number);
+  } else {
+    for (let c = 0; c < channels; c++) powers[c] = Math.pow(norms[c] as number, -beta);
+  }
+}
+
+function lrn(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LRNAttrs): TensorInfo {
+  const x = inputs['x'] as TensorInfo;
+  checkFloat('LRN', x, 'x');
+  if (x.shape.length !== 4) throw new Error(`wasm LRN (patchstream JS kernel) expects a rank-4 x but received shape [${x.shape}]`);
+  const { depthRadius, bias, alpha, beta } = attrs;
+  const out = backend.makeOutput(x.shape.slice(), 'float32');
+  const xs = backend.typedArrayFromHeap(x);
+  const ys = backend.typedArrayFromHeap(out);
+  const channels = x.shape[3] as number;
+  const pixels = xs.length / channels;
+  const squares = new Float64Array(channels);
+  const norms = new Float64Array(channels);
+  const powers = new Float64Array(channels);
+  for (let p = 0, base = 0; p < pixels; p++, base += channels) {
+    pixelNorms(xs, base, channels, depthRadius, bias, alpha, beta, squares, norms, powers);
+    for (let c = 0; c < channels; c++) ys[base + c] = (xs[base + c] as number) * (powers[c] as number);
+  }
+  return out;
+}
+
+function lrnGrad(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LRNGradAttrs): TensorInfo {
+  const x = inputs['x'] as TensorInfo;
+  const y = inputs['y'] as TensorInfo;
+  const dy = inputs['dy'] as TensorInfo;
+  for (const [name, info] of [['x', x], ['y', y], ['dy', dy]] as const) checkFloat('LRNGrad', info, name);
+  if (x.shape.length !== 4) throw new Error(`wasm LRNGrad (patchstream JS kernel) expects a rank-4 x but received shape [${x.shape}]`);
+  const { depthRadius, bias, alpha, beta } = attrs;
+  const out = backend.makeOutput(x.shape.slice(), 'float32');
+  const xs = backend.typedArrayFromHeap(x);
+  const ys = backend.typedArrayFromHeap(y);
+  const dys = backend.typedArrayFromHeap(dy);
+  const dxs = backend.typedArrayFromHeap(out);
+  const channels = x.shape[3] as number;
+  const pixels = xs.length / channels;
+  const scale = -2 * alpha * beta;
+  const squares = new Float64Array(channels);
+  const norms = new Float64Array(channels);
+  const powers = new Float64Array(channels);
+  const terms = new Float64Array(channels);
+  for (let p = 0, base = 0; p < pixels; p++, base += channels) {
+    pixelNorms(xs, base, channels, depthRadius, bias, alpha, beta, squares, norms, powers);
+    let sum = 0;
+    for (let d = 0; d < channels; d++) {
+      const term = ((dys[base + d] as number) * (ys[base + d] as number)) / (norms[d] as number);
+      terms[d] = term;
+      if (d < depthRadius) sum += term;
+    }
+    for (let k = 0; k < channels; k++) {
+      const entering = k + depthRadius;
+      if (entering < channels) sum += terms[entering] as number;
+      const leaving = k - depthRadius - 1;
+      if (leaving >= 0) sum -= terms[leaving] as number;
+      dxs[base + k] = (dys[base + k] as number) * (powers[k] as number) + scale * (xs[base + k] as number) * sum;
+    }
+  }
+  return out;
+}
+
+function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: MaxPoolGradAttrs): TensorInfo {
+  const dy = inputs['dy'] as TensorInfo;
+  const input = inputs['input'] as TensorInfo;
+  checkFloat('MaxPoolGrad', dy, 'dy');
+  checkFloat('MaxPoolGrad', input, 'input');
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
+  const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const out = backend.makeOutput(input.shape.slice(), 'float32');
+  const xs = backend.typedArrayFromHeap(input);
+  const dys = backend.typedArrayFromHeap(dy);
+  const dxs = backend.typedArrayFromHeap(out);
+  dxs.fill(0);
+  const best = new Float32Array(channels);
+  const where = new Int32Array(channels);
+  const rowStride = inWidth * channels;
+  const imageStride = inHeight * rowStride;
+  for (let b = 0; b < batchSize; b++) {
+    const image = b * imageStride;
+    for (let oy = 0; oy < outHeight; oy++) {
+      const top = oy * strideHeight - padTop;
+      const yBegin = Math.max(0, top);
+      const yEnd = Math.min(inHeight, top + filterHeight);
+      for (let ox = 0; ox < outWidth; ox++) {
+        const left = ox * strideWidth - padLeft;
+        const xBegin = Math.max(0, left);
+        const xEnd = Math.min(inWidth, left + filterWidth);
+        best.fill(-Infinity);
+        where.fill(-1);
+        for (let iy = yBegin; iy < yEnd; iy++) {
+          for (let ix = xBegin; ix < xEnd; ix++) {
+            const offset = image + iy * rowStride + ix * channels;
+            for (let c = 0; c < channels; c++) {
+              const value = xs[offset + c] as number;
+              if (value > (best[c] as number)) {
+                best[c] = value;
+                where[c] = offset + c;
+              }
+            }
+          }
+        }
+        const dyOffset = ((b * outHeight + oy) * outWidth + ox) * channels;
+        for (let c = 0; c < channels; c++) {
+          const target = where[c] as number;
+          // A window of NaNs (or all -Infinity) has no maximum; the cpu kernel drops its gradient too.
+          if (target >= 0) dxs[target] = (dxs[target] as number) + (dys[dyOffset + c] as number);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Wraps wasm's own `BatchMatMul` so `transposeA` is done by a Transpose first (see the module
+ * comment); every other case goes to the built-in kernel unchanged.
+ */
+function transposingBatchMatMul(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
+  const original = builtIn.kernelFunc as KernelFunc;
+  return {
+    kernelName: tf.BatchMatMul,
+    backendName: BACKEND,
+    ...(builtIn.setupFunc === undefined ? {} : { setupFunc: builtIn.setupFunc }),
+    kernelFunc: (args) => {
+      const attrs = args.attrs as unknown as BatchMatMulAttrs;
+      const a = (args.inputs as NamedTensorInfoMap)['a'] as TensorInfo;
+      if (!attrs.transposeA || a.dtype !== 'float32') return original(args);
+      const transpose = tf.getKernel(tf.Transpose, BACKEND);
+      if (transpose === undefined) return original(args);
+      const rank = a.shape.length;
+      const perm = [...Array(rank).keys()];
+      perm[rank - 2] = rank - 1;
+      perm[rank - 1] = rank - 2;
+      const aT = transpose.kernelFunc({ inputs: { x: a }, backend: args.backend, attrs: { perm } }) as TensorInfo;
+      try {
+        return original({ ...args, inputs: { ...args.inputs, a: aT }, attrs: { ...args.attrs, transposeA: false } });
+      } finally {
+        (args.backend as unknown as { disposeData(id: object): void }).disposeData(aT.dataId);
+      }
+    },
+  };
+}
