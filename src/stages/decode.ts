@@ -3,6 +3,7 @@
  * Workers call this; so can tests and tools, in any thread (after `configureSharp()`).
  */
 import type { ImageFormat, ResolvedOptions } from '../options.js';
+import { jpegFailure } from './jpeg-verdict.js';
 import { prepareImage, type PrepareResult, type PrepareSettings } from './prepare.js';
 import { readImageFile } from './read.js';
 import { checkFormat } from './sniff.js';
@@ -35,5 +36,10 @@ export async function decodeFile(path: string, settings: DecodeSettings): Promis
   if (!read.ok) return read;
   const format = checkFormat(path, read.bytes, settings.formats, settings.allowMisnamed);
   if (!format.ok) return format;
+  if (format.format === 'jpeg') {
+    const verdict = jpegFailure(read.bytes, settings.failOn);
+    if (verdict.failure) return { ok: false, failure: verdict.failure };
+    return prepareImage(read.bytes, settings, verdict.sharpFailOn);
+  }
   return prepareImage(read.bytes, settings);
 }

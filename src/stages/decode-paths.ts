@@ -1,0 +1,18 @@
+/**
+ * Every way the loader can turn a file into prepared pixels, by name. Tests that must hold for
+ * all decoders (the djpeg oracle: nothing corrupt passes) loop over this list, so a new decode
+ * path is covered by adding it here.
+ */
+import { decodeFile, type DecodeSettings } from './decode.js';
+import type { PrepareResult } from './prepare.js';
+
+/** A decode path: read + check + decode one file with the loader's settings. */
+export interface DecodePath {
+  name: string;
+  decode: (path: string, settings: DecodeSettings) => Promise<PrepareResult>;
+}
+
+/** The decode paths this build has. */
+export function decodePaths(): DecodePath[] {
+  return [{ name: 'sharp', decode: decodeFile }];
+}
