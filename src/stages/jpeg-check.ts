@@ -136,6 +136,9 @@ const hex2 = (value: number): string => `0x${value.toString(16).padStart(2, '0')
 // entropy-coded segment and the file offset just past each of its bytes.
 let segmentData = new Uint8Array(1 << 16);
 let segmentEnds = new Int32Array(1 << 16);
+// Progressive JPEGs: which coefficients are nonzero so far (AC refinement scans read a
+// correction bit for each nonzero one).
+let nonzeroPool = new Uint8Array(1 << 18);
 
 /**
  * Walks one JPEG stream the way libjpeg-turbo's djpeg reads it and returns the first warning or
@@ -494,13 +497,22 @@ class Walker {
     }
     this.#maxH = maxH;
     this.#maxV = maxV;
+    let nonzeroBytes = 0;
     for (const c of this.#components) {
       c.widthInBlocks = Math.ceil((this.#width * c.h) / (maxH * 8));
       c.heightInBlocks = Math.ceil((this.#height * c.v) / (maxV * 8));
       c.paddedWidth = Math.ceil(c.widthInBlocks / c.h) * c.h;
       c.paddedHeight = Math.ceil(c.heightInBlocks / c.v) * c.v;
-      if (this.#progressive) {
-        c.nonzero = new Uint8Array(c.paddedWidth * c.paddedHeight * 64);
+      nonzeroBytes += c.paddedWidth * c.paddedHeight * 64;
+    }
+    if (this.#progressive) {
+      if (nonzeroPool.length < nonzeroBytes) nonzeroPool = new Uint8Array(nonzeroBytes);
+      else nonzeroPool.fill(0, 0, nonzeroBytes);
+      let offset = 0;
+      for (const c of this.#components) {
+        const bytes = c.paddedWidth * c.paddedHeight * 64;
+        c.nonzero = nonzeroPool.subarray(offset, offset + bytes);
+        offset += bytes;
         c.coefBits = new Int32Array(64).fill(-1);
       }
     }
@@ -622,6 +634,7 @@ class Walker {
       break;
     }
     data.fill(0, n, n + 16);
+    this.#zeroedTo = n + 16;
     this.#segLength = n;
     this.#segMarker = marker;
     this.#segMarkerEnd = markerEnd;
@@ -644,74 +657,98 @@ class Walker {
     return this.#fetched * 8 + this.#zeroBits - this.#consumed;
   }
 
-  /** jdhuff.c jpeg_fill_bit_buffer(). */
+  /** jdhuff.c jpeg_fill_bit_buffer(): fetch to 57 bits, stopping at the segment's marker. */
   #fill(nbits: number): void {
     if (!this.#markerHit) {
-      while (this.#bitsLeft() < MIN_GET_BITS) {
-        if (this.#fetched < this.#segLength) {
-          this.#fetched++;
-          continue;
+      const want = this.#consumed + MIN_GET_BITS - this.#zeroBits;
+      let fetched = this.#fetched;
+      if (fetched * 8 < want) {
+        const needed = (want + 7) >> 3;
+        if (needed <= this.#segLength) {
+          fetched = needed;
+        } else {
+          fetched = this.#segLength;
+          if (this.#segMarker === 0) {
+            this.#fetched = fetched;
+            this.#pos = this.#size;
+            this.#endOfFile(); // jdatasrc.c: JWRN_JPEG_EOF, then a fake EOI; the walk stops here
+          }
+          this.#markerHit = true;
+          this.#unreadMarker = this.#segMarker;
         }
-        if (this.#segMarker === 0) {
-          this.#pos = this.#size;
-          // jdatasrc.c inserts a fake EOI; the walk stops here (see #endOfFile)
-          this.#endOfFile();
-        }
-        this.#markerHit = true;
-        this.#unreadMarker = this.#segMarker;
-        break;
+        this.#fetched = fetched;
       }
-      this.#pos = this.#markerHit ? this.#segMarkerEnd : this.#offsetAfter(this.#fetched);
+      this.#pos = this.#markerHit ? this.#segMarkerEnd : this.#offsetAfter(fetched);
     }
-    if (this.#markerHit && nbits > this.#bitsLeft()) {
+    const left = this.#bitsLeft();
+    if (this.#markerHit && nbits > left) {
       if (!this.#insufficient) {
         this.#insufficient = true;
         this.#warn('Corrupt JPEG data: premature end of data segment');
       }
-      this.#zeroBits += MIN_GET_BITS - this.#bitsLeft();
+      this.#zeroBits += MIN_GET_BITS - left;
+      // the zero bits libjpeg shifts in must read as zeros here too
+      const end = ((this.#fetched * 8 + this.#zeroBits) >> 3) + 8;
+      if (end > this.#zeroedTo) {
+        if (end > segmentData.length) {
+          const grown = new Uint8Array(end * 2);
+          grown.set(segmentData.subarray(0, this.#zeroedTo));
+          segmentData = grown;
+        }
+        segmentData.fill(0, this.#zeroedTo, end);
+        this.#zeroedTo = end;
+      }
     }
   }
 
-  #peek(count: number): number {
+  #zeroedTo = 0;
+
+  /** CHECK_BIT_BUFFER(n). */
+  #need(count: number): void {
+    if (this.#fetched * 8 + this.#zeroBits - this.#consumed < count) this.#fill(count);
+  }
+
+  /** CHECK_BIT_BUFFER + DROP_BITS: bits whose value does not matter here. */
+  #skipBits(count: number): void {
+    if (this.#fetched * 8 + this.#zeroBits - this.#consumed < count) this.#fill(count);
+    this.#consumed += count;
+  }
+
+  /** CHECK_BIT_BUFFER + GET_BITS (count <= 16). */
+  #bits(count: number): number {
+    if (count === 0) return 0;
+    if (this.#fetched * 8 + this.#zeroBits - this.#consumed < count) this.#fill(count);
     const at = this.#consumed;
     const q = at >> 3;
     const d = segmentData;
-    const word = ((d[q]! << 24) | (d[q + 1]! << 16) | (d[q + 2]! << 8) | d[q + 3]!) >>> 0;
-    return ((word << (at & 7)) >>> 0) >>> (32 - count);
+    const word = ((d[q]! << 16) | (d[q + 1]! << 8) | d[q + 2]!) << (at & 7);
+    this.#consumed = at + count;
+    return (word >>> (24 - count)) & ((1 << count) - 1);
   }
 
-  /** GET_BITS after CHECK_BIT_BUFFER (slow path). */
-  #bits(count: number): number {
-    if (count === 0) return 0;
-    if (this.#bitsLeft() < count) this.#fill(count);
-    const value = this.#peek(count);
-    this.#consumed += count;
-    return value;
-  }
-
-  /** HUFF_DECODE + jpeg_huff_decode() (slow path). */
+  /** HUFF_DECODE (slow path): warns on a bad code. */
   #decodeSlow(table: HuffTable): number {
-    let nb: number;
-    if (this.#bitsLeft() < LOOKAHEAD) {
+    if (this.#fetched * 8 + this.#zeroBits - this.#consumed < LOOKAHEAD) {
       this.#fill(0);
-      if (this.#bitsLeft() < LOOKAHEAD) {
-        nb = 1;
-        return this.#decodeLong(table, nb);
-      }
+      if (this.#fetched * 8 + this.#zeroBits - this.#consumed < LOOKAHEAD) return this.#decodeLong(table, 1);
     }
-    const look = table.lookup[this.#peek(LOOKAHEAD)]!;
-    nb = look >> LOOKAHEAD;
+    const at = this.#consumed;
+    const q = at >> 3;
+    const look = table.lookup[((((segmentData[q]! << 8) | segmentData[q + 1]!) << (at & 7)) >>> 8) & 0xff]!;
+    const nb = look >> LOOKAHEAD;
     if (nb <= LOOKAHEAD) {
-      this.#consumed += nb;
+      this.#consumed = at + nb;
       return look & 0xff;
     }
     return this.#decodeLong(table, nb);
   }
 
+  /** jdhuff.c jpeg_huff_decode(). */
   #decodeLong(table: HuffTable, minBits: number): number {
     let l = minBits;
     let code = this.#bits(l);
-    while (code > table.maxcode[l]!) {
+    const maxcode = table.maxcode;
+    while (code > maxcode[l]!) {
       code = (code << 1) | this.#bits(1);
       l++;
     }
@@ -751,6 +788,7 @@ class Walker {
       this.#zeroBits = 0;
       this.#markerHit = true;
       segmentData.fill(0, 0, 16);
+      this.#zeroedTo = 16;
     }
   }
 
@@ -775,9 +813,6 @@ class Walker {
   /** Decodes every MCU of the current scan (jdcoefct.c drives jdhuff.c / jdphuff.c). */
   #decodeScan(): void {
     const scan = this.#scan;
-    for (const c of scan) {
-      if (!this.#quant[c.quant & 3] || c.quant >= 4) this.#error(`Quantization table ${hex2(c.quant)} was not defined`);
-    }
     let mcusPerRow: number;
     let mcuRows: number;
     const blockComponent: Component[] = [];
@@ -802,14 +837,13 @@ class Walker {
       }
       if (blockComponent.length > 10) this.#error('Sampling factors too large for interleaved scan');
     }
-    const blocksInMCU = blockComponent.length;
-    const single = scan.length === 1;
-
-    if (this.#progressive) {
-      this.#startProgressive();
-    } else {
-      if (this.#Ss !== 0 || this.#Se !== 63 || this.#Ah !== 0 || this.#Al !== 0) this.#warn('Invalid SOS parameters for sequential JPEG');
+    for (const c of scan) {
+      if (c.quant >= 4 || !this.#quant[c.quant]) this.#error(`Quantization table ${hex2(c.quant)} was not defined`);
     }
+    const blocksInMCU = blockComponent.length;
+
+    if (this.#progressive) this.#startProgressive();
+    else if (this.#Ss !== 0 || this.#Se !== 63 || this.#Ah !== 0 || this.#Al !== 0) this.#warn('Invalid SOS parameters for sequential JPEG');
     const derived = new Map<number, HuffTable>();
     const tableFor = (raw: (RawHuffTable | null)[], index: number, isDC: boolean): HuffTable => {
       const key = (isDC ? 0 : 16) + index;
@@ -817,44 +851,37 @@ class Walker {
       if (!table) derived.set(key, (table = this.#table(raw, index, isDC)));
       return table;
     };
-    // Tables are derived per component of the scan, in scan order (jdhuff.c start_pass)
+    // Tables are derived per component of the scan, in scan order (jdhuff.c, jdphuff.c start_pass)
     for (const c of scan) {
       if (!this.#progressive || (this.#Ss === 0 && this.#Ah === 0)) tableFor(this.#dcRaw, c.dcTable, true);
-      if (!this.#progressive) tableFor(this.#acRaw, c.acTable, false);
-      else if (this.#Ss !== 0) tableFor(this.#acRaw, c.acTable, false);
+      if (!this.#progressive || this.#Ss !== 0) tableFor(this.#acRaw, c.acTable, false);
     }
-    const dcTables = blockComponent.map((c) => derived.get(c.dcTable) ?? null);
-    const acTables = blockComponent.map((c) => derived.get(16 + c.acTable) ?? null);
-    const componentIndex = blockComponent.map((c) => scan.indexOf(c));
-    const lastDC = new Int32Array(4);
+    const dcTables = blockComponent.map((c) => derived.get(c.dcTable)!);
+    const acTables = blockComponent.map((c) => derived.get(16 + c.acTable)!);
 
     this.#insufficient = false;
     this.#loadSegment();
-    let restartsToGo = this.#restartInterval;
-    let eobrun = 0;
-    const fastNeed = FAST_BYTES_PER_BLOCK * blocksInMCU;
-
-    for (let row = 0; row < mcuRows; row++) {
-      for (let col = 0; col < mcusPerRow; col++) {
-        if (this.#restartInterval) {
+    if (this.#progressive) {
+      this.#progressiveScan(scan.length === 1, mcusPerRow, mcuRows, blockComponent, blockX, blockY, dcTables, acTables);
+    } else {
+      const fastNeed = FAST_BYTES_PER_BLOCK * blocksInMCU;
+      const restartInterval = this.#restartInterval;
+      let restartsToGo = restartInterval;
+      const mcus = mcusPerRow * mcuRows;
+      for (let m = 0; m < mcus; m++) {
+        if (restartInterval) {
           if (restartsToGo === 0) {
             this.#processRestart();
-            lastDC.fill(0);
-            eobrun = 0;
-            restartsToGo = this.#restartInterval;
+            restartsToGo = restartInterval;
           }
         }
-        if (!this.#progressive) {
-          const usefast = this.#restartInterval === 0 && this.#unreadMarker === 0 && this.#bytesInBuffer() >= fastNeed;
-          if (!this.#insufficient) {
-            if (!usefast || !this.#mcuFast(blocksInMCU, dcTables as HuffTable[], acTables as HuffTable[], componentIndex, lastDC)) {
-              this.#mcuSlow(blocksInMCU, dcTables as HuffTable[], acTables as HuffTable[], componentIndex, lastDC);
-            }
-          }
-        } else {
-          eobrun = this.#mcuProgressive(single, row, col, blocksInMCU, blockComponent, blockX, blockY, dcTables, acTables, componentIndex, lastDC, eobrun);
+        if (!this.#insufficient) {
+          // jdhuff.c decode_mcu(): no fast path with restart markers, near the end of the source
+          // buffer, or once the reader has met a marker
+          const usefast = restartInterval === 0 && this.#unreadMarker === 0 && this.#bytesInBuffer() >= fastNeed;
+          if (!usefast || !this.#mcuFast(blocksInMCU, dcTables, acTables)) this.#mcuSlow(blocksInMCU, dcTables, acTables);
         }
-        if (this.#restartInterval) restartsToGo--;
+        if (restartInterval) restartsToGo--;
       }
     }
     // The scan is done: the marker reader goes on from next_input_byte (bytes the bit buffer
@@ -862,18 +889,19 @@ class Walker {
     if (!this.#markerHit) this.#pos = this.#offsetAfter(this.#fetched);
   }
 
-  #mcuSlow(blocks: number, dc: HuffTable[], ac: HuffTable[], componentIndex: number[], lastDC: Int32Array): void {
+  /** jdhuff.c decode_mcu_slow(). */
+  #mcuSlow(blocks: number, dc: HuffTable[], ac: HuffTable[]): void {
     for (let b = 0; b < blocks; b++) {
-      let s = this.#decodeSlow(dc[b]!);
-      if (s) this.#bits(s);
+      const s0 = this.#decodeSlow(dc[b]!);
+      if (s0) this.#skipBits(s0);
       const table = ac[b]!;
       for (let k = 1; k < 64; k++) {
-        s = this.#decodeSlow(table);
-        const r = s >> 4;
-        s &= 15;
+        const symbol = this.#decodeSlow(table);
+        const r = symbol >> 4;
+        const s = symbol & 15;
         if (s) {
           k += r;
-          this.#bits(s);
+          this.#skipBits(s);
         } else {
           if (r !== 15) break;
           k += 15;
@@ -883,44 +911,36 @@ class Walker {
   }
 
   /**
-   * jdhuff.c decode_mcu_fast(): bad codes decode as 0 without a warning; returns false (and
-   * leaves the state as it was) where libjpeg would hand the MCU back to the slow path.
+   * jdhuff.c decode_mcu_fast(): bad codes decode as 0 without a warning. Returns false, with the
+   * state as it was, where libjpeg hands the MCU back to the slow path (it fetched a marker).
+   * FILL_BIT_BUFFER_FAST: with 16 or fewer bits left, 6 more bytes are fetched.
    */
-  #mcuFast(blocks: number, dc: HuffTable[], ac: HuffTable[], _componentIndex: number[], _lastDC: Int32Array): boolean {
-    const savedFetched = this.#fetched;
-    const savedConsumed = this.#consumed;
+  #mcuFast(blocks: number, dc: HuffTable[], ac: HuffTable[]): boolean {
     const limit = this.#segFastLimit;
     let fetched = this.#fetched;
     let consumed = this.#consumed;
     const d = segmentData;
-    // FILL_BIT_BUFFER_FAST: with 16 or fewer bits left, fetch 6 bytes; past the segment's
-    // end (a marker) libjpeg finishes the MCU on zeros and then redoes it on the slow path.
     for (let b = 0; b < blocks; b++) {
       for (let k = 0; k < 64; k++) {
         const table = k === 0 ? dc[b]! : ac[b]!;
         if (fetched * 8 - consumed <= 16) {
           fetched += 6;
-          if (fetched > limit) {
-            this.#fetched = savedFetched;
-            this.#consumed = savedConsumed;
-            return false;
-          }
+          if (fetched > limit) return false;
         }
-        let q = consumed >> 3;
-        let word = ((d[q]! << 24) | (d[q + 1]! << 16) | (d[q + 2]! << 8) | d[q + 3]!) >>> 0;
-        const look = table.lookup[((word << (consumed & 7)) >>> 0) >>> 24]!;
+        const q = consumed >> 3;
+        const look = table.lookup[((((d[q]! << 8) | d[q + 1]!) << (consumed & 7)) >>> 8) & 0xff]!;
         let nb = look >> LOOKAHEAD;
         let s: number;
-        consumed += nb;
         if (nb <= LOOKAHEAD) {
+          consumed += nb;
           s = look & 0xff;
         } else {
-          q = (consumed - nb) >> 3;
-          word = ((d[q]! << 24) | (d[q + 1]! << 16) | (d[q + 2]! << 8) | d[q + 3]!) >>> 0;
-          let code = ((word << ((consumed - nb) & 7)) >>> 0) >>> (32 - nb);
-          while (code > table.maxcode[nb]!) {
-            q = consumed >> 3;
-            code = (code << 1) | ((d[q]! >> (7 - (consumed & 7))) & 1);
+          const q3 = consumed >> 3;
+          let code = (((((d[q3]! << 16) | (d[q3 + 1]! << 8) | d[q3 + 2]!) << (consumed & 7)) >>> 15) & 0x1ff);
+          consumed += 9;
+          const maxcode = table.maxcode;
+          while (code > maxcode[nb]!) {
+            code = (code << 1) | ((d[consumed >> 3]! >> (7 - (consumed & 7))) & 1);
             consumed++;
             nb++;
           }
@@ -930,11 +950,7 @@ class Walker {
           if (s) {
             if (fetched * 8 - consumed <= 16) {
               fetched += 6;
-              if (fetched > limit) {
-                this.#fetched = savedFetched;
-                this.#consumed = savedConsumed;
-                return false;
-              }
+              if (fetched > limit) return false;
             }
             consumed += s;
           }
@@ -946,11 +962,7 @@ class Walker {
           k += r;
           if (fetched * 8 - consumed <= 16) {
             fetched += 6;
-            if (fetched > limit) {
-              this.#fetched = savedFetched;
-              this.#consumed = savedConsumed;
-              return false;
-            }
+            if (fetched > limit) return false;
           }
           consumed += s;
         } else {
@@ -961,7 +973,7 @@ class Walker {
     }
     this.#fetched = fetched;
     this.#consumed = consumed;
-    this.#pos = this.#offsetAfter(fetched);
+    this.#pos = segmentEnds[fetched - 1]!;
     return true;
   }
 
@@ -991,94 +1003,114 @@ class Walker {
     }
   }
 
-  #mcuProgressive(
-    single: boolean, row: number, col: number, blocks: number, blockComponent: Component[],
-    blockX: number[], blockY: number[], dc: (HuffTable | null)[], ac: (HuffTable | null)[],
-    componentIndex: number[], lastDC: Int32Array, eobrun: number,
-  ): number {
+  /** One progressive scan: jdphuff.c decode_mcu_DC_first / DC_refine / AC_first / AC_refine. */
+  #progressiveScan(
+    single: boolean, mcusPerRow: number, mcuRows: number, blockComponent: Component[],
+    blockX: number[], blockY: number[], dc: HuffTable[], ac: HuffTable[],
+  ): void {
     const Ss = this.#Ss, Se = this.#Se, Ah = this.#Ah;
-    const blockIndex = (b: number): number => {
-      const c = blockComponent[b]!;
-      const bx = single ? col : col * c.h + blockX[b]!;
-      const by = single ? row : row * c.v + blockY[b]!;
-      return (by * c.paddedWidth + bx) * 64;
-    };
-    if (Ss === 0) {
-      if (Ah === 0) {
-        if (this.#insufficient) return eobrun;
-        for (let b = 0; b < blocks; b++) {
-          let s = this.#decodeSlow(dc[b]!);
-          if (s) {
-            const r = this.#bits(s);
-            s = r < (1 << (s - 1)) ? r + (-1 << s) + 1 : r;
+    const restartInterval = this.#restartInterval;
+    let restartsToGo = restartInterval;
+    const blocks = blockComponent.length;
+    // DC values only matter for jdphuff.c's overflow check (JERR_BAD_DCT_COEF), which needs
+    // more than a million blocks of extreme differences: tracked only for images that large.
+    const trackDC = this.#width * this.#height > 64 * 1_000_000;
+    const lastDC = [0, 0, 0, 0];
+    const scanIndex = blockComponent.map((c) => this.#scan.indexOf(c));
+    let eobrun = 0;
+    for (let row = 0; row < mcuRows; row++) {
+      for (let col = 0; col < mcusPerRow; col++) {
+        if (restartInterval) {
+          if (restartsToGo === 0) {
+            this.#processRestart();
+            lastDC.fill(0);
+            eobrun = 0;
+            restartsToGo = restartInterval;
           }
-          const ci = componentIndex[b]!;
-          const sum = lastDC[ci]! + s;
-          if (sum > 0x7fffffff || sum < -0x80000000) this.#error('DCT coefficient out of range');
-          lastDC[ci] = sum;
+          restartsToGo--;
         }
-      } else {
-        for (let b = 0; b < blocks; b++) this.#bits(1);
-      }
-      return eobrun;
-    }
-    if (this.#insufficient) return eobrun;
-    const table = ac[0]!;
-    const nz = blockComponent[0]!.nonzero!;
-    const base = blockIndex(0);
-    if (Ah === 0) {
-      if (eobrun > 0) return eobrun - 1;
-      for (let k = Ss; k <= Se; k++) {
-        let s = this.#decodeSlow(table);
-        const r = s >> 4;
-        s &= 15;
-        if (s) {
-          k += r;
-          const value = this.#bits(s);
-          const extended = value < (1 << (s - 1)) ? value + (-1 << s) + 1 : value;
-          if (extended !== 0) nz[base + Math.min(k, 63)] = 1;
-        } else if (r === 15) {
-          k += 15;
-        } else {
-          eobrun = 1 << r;
-          if (r) eobrun += this.#bits(r);
+        if (Ss === 0) {
+          if (Ah !== 0) {
+            for (let b = 0; b < blocks; b++) this.#skipBits(1);
+            continue;
+          }
+          if (this.#insufficient) continue;
+          for (let b = 0; b < blocks; b++) {
+            const s = this.#decodeSlow(dc[b]!);
+            if (!trackDC) {
+              if (s) this.#skipBits(s);
+              continue;
+            }
+            let value = 0;
+            if (s) {
+              const r = this.#bits(s);
+              value = r < (1 << (s - 1)) ? r + (-1 << s) + 1 : r;
+            }
+            const ci = scanIndex[b]!;
+            const sum = lastDC[ci]! + value;
+            if (sum > 0x7fffffff || sum < -0x80000000) this.#error('DCT coefficient out of range');
+            lastDC[ci] = sum;
+          }
+          continue;
+        }
+        if (this.#insufficient) continue;
+        const component = blockComponent[0]!;
+        const nz = component.nonzero!;
+        const base = (single ? row * component.paddedWidth + col : (row * component.v + blockY[0]!) * component.paddedWidth + col * component.h + blockX[0]!) * 64;
+        const table = ac[0]!;
+        if (Ah === 0) {
+          if (eobrun > 0) {
+            eobrun--;
+            continue;
+          }
+          for (let k = Ss; k <= Se; k++) {
+            const symbol = this.#decodeSlow(table);
+            const r = symbol >> 4;
+            const s = symbol & 15;
+            if (s) {
+              k += r;
+              this.#skipBits(s);
+              nz[base + (k < 63 ? k : 63)] = 1;
+            } else if (r === 15) {
+              k += 15;
+            } else {
+              eobrun = 1 << r;
+              if (r) eobrun += this.#bits(r);
+              eobrun--;
+              break;
+            }
+          }
+          continue;
+        }
+        // AC refinement
+        let k = Ss;
+        if (eobrun === 0) {
+          for (; k <= Se; k++) {
+            const symbol = this.#decodeSlow(table);
+            let r = symbol >> 4;
+            const s = symbol & 15;
+            if (s) {
+              if (s !== 1) this.#warn('Corrupt JPEG data: bad Huffman code');
+              this.#skipBits(1);
+            } else if (r !== 15) {
+              eobrun = 1 << r;
+              if (r) eobrun += this.#bits(r);
+              break;
+            }
+            do {
+              if (nz[base + k]) this.#skipBits(1);
+              else if (--r < 0) break;
+              k++;
+            } while (k <= Se);
+            if (s) nz[base + (k < 63 ? k : 63)] = 1;
+          }
+        }
+        if (eobrun > 0) {
+          for (; k <= Se; k++) if (nz[base + k]) this.#skipBits(1);
           eobrun--;
-          break;
         }
       }
-      return eobrun;
     }
-    // AC refinement (jdphuff.c decode_mcu_AC_refine)
-    let k = Ss;
-    if (eobrun === 0) {
-      for (; k <= Se; k++) {
-        let s = this.#decodeSlow(table);
-        let r = s >> 4;
-        s &= 15;
-        if (s) {
-          if (s !== 1) this.#warn('Corrupt JPEG data: bad Huffman code');
-          this.#bits(1);
-        } else if (r !== 15) {
-          eobrun = 1 << r;
-          if (r) eobrun += this.#bits(r);
-          break;
-        }
-        do {
-          if (nz[base + k]) {
-            this.#bits(1);
-          } else {
-            if (--r < 0) break;
-          }
-          k++;
-        } while (k <= Se);
-        if (s) nz[base + Math.min(k, 63)] = 1;
-      }
-    }
-    if (eobrun > 0) {
-      for (; k <= Se; k++) if (nz[base + k]) this.#bits(1);
-      eobrun--;
-    }
-    return eobrun;
   }
 }
 
