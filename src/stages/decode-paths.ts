@@ -3,8 +3,8 @@
  * all decoders (the djpeg oracle: nothing corrupt passes) loop over this list, so a new decode
  * path is covered by adding it here.
  */
-import { decodeFile, type DecodeSettings } from './decode.js';
-import type { PrepareResult } from './prepare.js';
+import type { PrepareResult } from './decode.js';
+import { decodeFile, type DecodeSettings } from './load.js';
 
 /** A decode path: read + check + decode one file with the loader's settings. */
 export interface DecodePath {

@@ -9,11 +9,12 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoader } from '../../src/loader/loader.js';
-import { resolveLoaderOptions, type FailOn } from '../../src/options.js';
+import { resolveLoaderOptions } from '../../src/loader/options.js';
+import type { FailOn } from '../../src/options.js';
 import { decodePaths } from '../../src/stages/decode-paths.js';
-import { decodeSettings, type DecodeSettings } from '../../src/stages/decode.js';
+import { decodeSettings, type DecodeSettings } from '../../src/stages/load.js';
 import { checkJpegStream, jpegIssueFor } from '../../src/stages/jpeg-check.js';
-import { configureSharp } from '../../src/stages/prepare.js';
+import { configureSharp } from '../../src/pool/sharp.js';
 import { temporaryFolder } from '../helpers.js';
 
 const ROOT = 'fixtures/corrupt';
