@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // of the default suite. `--expose-gc` so each epoch can be measured after a full collection.
 export default defineConfig({
   test: {
+    // builds dist/ (the worker's code) once per run: see test/global-setup.ts
+    globalSetup: ['test/global-setup.ts'],
     include: ['test/soak/**/*.test.ts'],
     fileParallelism: false,
     pool: 'forks',

@@ -2,7 +2,8 @@
 # System packages the test suite and the peer benchmarks use, all from Debian (bookworm and its
 # backports suite). Idempotent; run as root (CI runs as root). Each group is optional at test
 # time: a test whose tool is missing skips with a message naming the package.
-#   libjpeg-turbo-progs      djpeg, the oracle for corrupt-JPEG tests
+#   libjpeg-turbo-progs      djpeg, the oracle for corrupt-JPEG tests (and jpegtran for their fixtures)
+#   mate-backgrounds         real photos scripts/make-corrupt-jpegs.mjs makes fixtures/corrupt/ from
 #   mesa-vulkan-drivers      lavapipe (software Vulkan) for the WebGPU tests; bookworm's Mesa 22
 #                            gives Dawn no adapter, so it comes from bookworm-backports (Mesa 25)
 #   python3-torch(vision)    PyTorch peers for benchmarks and the torchrun launcher tests
@@ -23,6 +24,6 @@ fi
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  libjpeg-turbo-progs python3-torch python3-torchvision python3-pil openmpi-bin nginx-light >/dev/null
+  libjpeg-turbo-progs mate-backgrounds python3-torch python3-torchvision python3-pil openmpi-bin nginx-light >/dev/null
 apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
 echo "system packages: $(djpeg -version 2>&1 | head -n 1 | tr -d '\n'); mesa $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)"

@@ -31,14 +31,16 @@ export type PrepareResult = { ok: true; image: RawImage<Uint8Array> } | { ok: fa
  * Inputs smaller than `rescale` are upscaled; any aspect ratio gives exactly
  * `rescale x rescale` (libvips computes only the kept square, so a 1 x 5000 line costs little).
  */
-export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings): Promise<PrepareResult> {
+export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings, failOn: FailOn = settings.failOn): Promise<PrepareResult> {
+  // The fast path keeps the caller's strictness (`settings.failOn`); `failOn` here is sharp's own,
+  // relaxed by load.ts once the JPEG check has passed the file.
   const fast = await prepareJpegFast(bytes, settings);
   if (fast) return fast;
   const { rescale } = settings;
   try {
     const { data, info } = await sharp(bytes, {
       limitInputPixels: settings.limitInputPixels,
-      failOn: settings.failOn,
+      failOn,
       sequentialRead: true,
       pages: 1,
       page: 0,

@@ -4,6 +4,7 @@
  */
 import type { ImageFormat, ResolvedOptions } from '../options.js';
 import { prepareImage, type PrepareResult, type PrepareSettings } from './decode.js';
+import { jpegFailure } from './jpeg-verdict.js';
 import { readImageFile } from './read.js';
 import { checkFormat } from './sniff.js';
 
@@ -36,5 +37,10 @@ export async function decodeFile(path: string, settings: DecodeSettings): Promis
   if (!read.ok) return read;
   const format = checkFormat(path, read.bytes, settings.formats, settings.allowMisnamed);
   if (!format.ok) return format;
+  if (format.format === 'jpeg') {
+    const verdict = jpegFailure(read.bytes, settings.failOn);
+    if (verdict.failure) return { ok: false, failure: verdict.failure };
+    return prepareImage(read.bytes, settings, verdict.sharpFailOn);
+  }
   return prepareImage(read.bytes, settings);
 }

@@ -160,7 +160,8 @@ describe("createLoader() - every fixtures/broken file mixed with good images", (
       firstFailures.add(basename(sampleError.path));
       await loader.close();
     }
-    expect(firstFailures.size).toBeGreaterThan(0);
+    // each epoch has its own order, so the first failure is not always the same file
+    expect(firstFailures.size).toBeGreaterThan(1);
   });
 });
 
