@@ -23,7 +23,7 @@ export function registerEval(program: Command): void {
     .argument('<dir>', 'ImageFolder dataset with the same class names as the checkpoint')
     .option('--batch-size <n>', 'images per batch (ten-crop runs 10 patches per image)', integer(1, 65536), 32)
     .option('--workers <n>', 'loader worker threads', integer(1, 256), Math.max(1, availableParallelism() - 1))
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
     .option('--skip-errors', 'skip unreadable images (counted) instead of stopping')
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
@@ -34,7 +34,7 @@ Examples:
     .action(async (checkpoint: string, dir: string, flags: EvalFlags) => {
       const reporter = new Reporter(flags);
       const backend = flags.backend as BackendPreference;
-      if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu, not ${JSON.stringify(flags.backend)}`);
+      if (!['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, webgpu, wasm or cpu, not ${JSON.stringify(flags.backend)}`);
       const { signal, dispose } = interruptSignal();
       try {
         const dataset = await imageFolder(dir, { signal });

@@ -33,6 +33,7 @@ interface TrainFlags extends CommonFlags {
   stats?: string;
   skipErrors?: boolean;
   tenCrop: boolean;
+  feed: string;
 }
 
 /** The centre vs ten-crop table that `train` and `eval` print. */
@@ -78,7 +79,8 @@ export function registerTrain(program: Command): void {
     .option('--workers <n>', 'loader worker threads', integer(1, 256), Math.max(1, availableParallelism() - 1))
     .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), 2)
     .option('--seed <n>', 'seed of the split, order, augmentation and initial weights', integer(0, 0xffffffff), 0)
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--feed <dtype>', 'auto | uint8 | float32: uint8 batches with lighting + normalisation on the device (auto: on GPU backends)', 'auto')
     .option('--out <dir>', 'checkpoints, metrics.jsonl and curve.svg go here', 'runs/train')
     .option('--resume <checkpoint>', 'continue from a checkpoint folder or a previous --out folder')
     .option('--checkpoint-every <steps>', 'also checkpoint every N steps (0: at epoch ends only)', integer(0), 0)
@@ -104,7 +106,9 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
   const model = flags.model as ModelName;
   if (model !== 'alexnet' && model !== 'alexnet-small') throw new UsageError(`--model must be alexnet or alexnet-small, not ${JSON.stringify(flags.model)}`);
   const backend = flags.backend as BackendPreference;
-  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu, not ${JSON.stringify(flags.backend)}`);
+  if (!['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, webgpu, wasm or cpu, not ${JSON.stringify(flags.backend)}`);
+  if (!['auto', 'uint8', 'float32'].includes(flags.feed)) throw new UsageError(`--feed must be auto, uint8 or float32, not ${JSON.stringify(flags.feed)}`);
+  const feed = flags.feed as 'auto' | 'uint8' | 'float32';
   const lrSteps = flags.lrSteps === undefined ? undefined : flags.lrSteps.split(',').map((part) => {
     const epoch = Number(part.trim());
     if (!Number.isInteger(epoch) || epoch < 1) throw new UsageError(`--lr-steps takes comma-separated positive integers, not ${JSON.stringify(flags.lrSteps)}`);
@@ -123,7 +127,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
     let progressEpoch = -1;
     const options: TrainOptions = {
       model, width: flags.width, rescale: flags.rescale, crop, epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr,
-      ...(lrSteps ? { lrSteps } : {}), patience: flags.patience, seed: flags.seed, backend, out: flags.out,
+      ...(lrSteps ? { lrSteps } : {}), patience: flags.patience, seed: flags.seed, backend, feed, out: flags.out,
       ...(flags.resume ? { resume: flags.resume } : {}), ...(val ? { val } : {}), valFraction: flags.valFraction,
       checkpointEvery: flags.checkpointEvery, workers: flags.workers, prefetch: flags.prefetch,
       ...(colourStats ? { lighting: colourStats, normalize: colourStats } : {}),
@@ -161,6 +165,8 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
       valTop5Error: result.valTop5Error,
       imagesPerSecond: result.imagesPerSecond,
       backend: result.backend,
+      ...(result.adapter ? { adapter: result.adapter } : {}),
+      feed: result.feed,
       checkpoint: result.checkpoint,
       interrupted: result.interrupted,
       ...(result.final ? {

@@ -85,5 +85,6 @@ export async function evaluateCheckpoint(path: string, dataset: Dataset, options
     return { centre, tenCrop, checkpoint: checkpoint.path, backend: backend.name, classes: aligned.classes };
   } finally {
     model.dispose();
+    await backend.close();
   }
 }

@@ -18,7 +18,9 @@ import type { Tfjs } from '../model/tfjs.js';
 
 type LayersModel = Awaited<ReturnType<Tfjs['loadLayersModel']>>;
 import { PACKAGE_VERSION } from '../version.js';
+import { batchToTensor } from '../tfjs/device-feed.js';
 import { selectBackend, type BackendPreference } from './backend.js';
+import type { WebgpuAdapter } from '../model/webgpu.js';
 import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type CheckpointState, type NamedArray } from './checkpoint.js';
 import { trainingCurveSvg, type EpochPoint } from './curve.js';
 import { Sgd, trainableVariables } from './sgd.js';
@@ -52,6 +54,13 @@ export interface TrainOptions {
   seed?: number;
   /** @default 'auto' */
   backend?: BackendPreference;
+  /**
+   * What the loader hands the trainer: `uint8` pixels with lighting and normalisation applied
+   * on the device (`batch.offsets`), or `float32` ready-made. `auto`: uint8 on device backends
+   * (webgpu, tfjs-node-gpu on a GPU), float32 elsewhere (where the map costs CPU time instead).
+   * @default 'auto'
+   */
+  feed?: 'auto' | 'uint8' | 'float32';
   /** Validation set; without it, `valFraction` of the training set is held out (stratified, seeded). */
   val?: Dataset;
   /** @default 0.1 */
@@ -113,6 +122,10 @@ export interface TrainResult {
   valTop5Error: number;
   imagesPerSecond: number;
   backend: string;
+  /** The WebGPU adapter the run used (backend `webgpu` only). */
+  adapter?: WebgpuAdapter;
+  /** The element type of the training batches the loader produced (see {@link TrainOptions.feed}). */
+  feed: 'uint8' | 'float32';
   checkpoint: string;
   history: EpochInfo[];
   final: { centre: EvaluationResult; tenCrop: EvaluationResult } | null;
@@ -193,8 +206,10 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
     log(`resuming ${resumed.path} at epoch ${resumed.state.epoch}, step ${resumed.state.step}`);
   }
 
+  const feed = options.feed === undefined ? 'auto' : checkChoice('options.feed', options.feed, ['auto', 'uint8', 'float32'] as const);
   const backend = await selectBackend(options.backend ?? 'auto', log);
   const tf: Tfjs = backend.tf;
+  const dtype = feed === 'auto' ? (backend.device ? 'uint8' : 'float32') : feed;
   const split = options.val ? { train: dataset, val: options.val } : holdOut(dataset, settings.valFraction, settings.seed);
   if (options.val) {
     checkSameClasses(dataset.classes, options.val.classes, ['training set', 'validation set'], 'The validation set has other classes than the training set (labels would shift)', { sameOrder: true });
@@ -212,9 +227,9 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
     ...(options.onError !== undefined ? { onError: options.onError } : {}),
     ...(options.maxSkipped !== undefined ? { maxSkipped: options.maxSkipped } : {}),
   };
-  const trainLoader = createLoader(split.train, { ...loaderOptions, mode: 'train', ...(options.cache ? { cache: options.cache } : {}) });
+  const trainLoader = createLoader(split.train, { ...loaderOptions, mode: 'train', dtype, ...(options.cache ? { cache: options.cache } : {}) });
   const valLoader = createLoader(split.val, { ...loaderOptions, mode: 'centre' });
-  log(`training ${settings.model} (width ${settings.width}) on ${split.train.samples.length} images, validating on ${split.val.samples.length}, ${numClasses} classes; input ${settings.crop}x${settings.crop} from ${settings.rescale}x${settings.rescale}; batch ${settings.batchSize}, lr ${settings.lr}, ${settings.epochs} epochs; backend ${backend.name}`);
+  log(`training ${settings.model} (width ${settings.width}) on ${split.train.samples.length} images, validating on ${split.val.samples.length}, ${numClasses} classes; input ${settings.crop}x${settings.crop} from ${settings.rescale}x${settings.rescale}; batch ${settings.batchSize}, lr ${settings.lr}, ${settings.epochs} epochs; backend ${backend.name}; ${dtype} batches`);
 
   layerClasses(tf);
   const model: LayersModel = resumed
@@ -233,7 +248,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
   let lastCheckpoint = resumed?.path ?? '';
   let interrupted = false;
   const stepsPerEpoch = trainLoader.length;
-  const readLossEvery = backend.name.startsWith('tfjs-node') ? 10 : 1;
+  const readLossEvery = backend.device || backend.name.startsWith('tfjs-node') ? 10 : 1;
   const variables = trainableVariables(model as Parameters<typeof trainableVariables>[0]);
 
   const checkpoint = async (atEpoch: number, atStep: number): Promise<string> => {
@@ -275,7 +290,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
       const skippedBefore = trainLoader.stats().skippedTotal;
       let lossSum = 0;
       let lossCount = 0;
-      // Reading a loss back stalls a GPU's queue: on tfjs-node(-gpu) losses are read (and
+      // Reading a loss back stalls a GPU's queue: on tfjs-node(-gpu) and webgpu losses are read (and
       // onStep called) every few steps; on wasm and cpu, ops are synchronous and it is free.
       const pending: Array<{ loss: ReturnType<Sgd['stepTensor']>; count: number; info: Omit<StepInfo, 'loss'> }> = [];
       const readLosses = async () => {
@@ -298,7 +313,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
       try {
         for await (const batch of trainLoader.epoch(epoch, { startBatch: startStep, ...(options.signal ? { signal: options.signal } : {}) })) {
           const loss = tf.tidy(() => {
-            const xs = tf.tensor4d(batch.images as Float32Array, batch.shape);
+            const xs = batchToTensor(tf, batch);
             const ys = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses);
             return sgd.stepTensor(variables, () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as never) as never);
           });
@@ -383,6 +398,8 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
       valTop5Error: last?.valTop5Error ?? NaN,
       imagesPerSecond: (trainedImages * 1000) / (performance.now() - trainStarted),
       backend: backend.name,
+      ...(backend.adapter ? { adapter: backend.adapter } : {}),
+      feed: dtype,
       checkpoint: lastCheckpoint,
       history,
       final,
@@ -396,6 +413,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
     await valLoader.close();
     sgd.dispose();
     model.dispose();
+    await backend.close();
   }
 }
 

@@ -68,7 +68,7 @@ describe('selectBackend()', () => {
 
   it('selectBackend() - an unknown preference is a TypeError naming the value', async () => {
     await expect(selectBackend('gpu' as 'auto')).rejects.toThrow(
-      new TypeError('Expected one of auto, tensorflow, wasm, cpu for backend but received gpu of type string'),
+      new TypeError('Expected one of auto, tensorflow, webgpu, wasm, cpu for backend but received gpu of type string'),
     );
   });
 });
