@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { imageFolder } from '../src/dataset/image-folder.js';
 import { createLoader } from '../src/loader/loader.js';
 import { createModel, type ModelName } from '../src/model/alexnet.js';
-import { selectBackend, type BackendPreference } from '../src/train/backend.js';
+import { selectBackend, type BackendPreference } from '../src/model/backend.js';
 import { Sgd, trainableVariables } from '../src/train/sgd.js';
 
 const { values, positionals } = parseArgs({

@@ -14,9 +14,9 @@
 import { parseArgs } from 'node:util';
 import { median } from '../src/cli/bench.js';
 import { createModel, type ModelName } from '../src/model/alexnet.js';
-import { selectBackend, type BackendPreference } from '../src/train/backend.js';
+import { selectBackend, type BackendPreference } from '../src/model/backend.js';
 import { Sgd, trainableVariables } from '../src/train/sgd.js';
-import { registerCpuTrainingKernels, restoreCpuKernels } from '../src/train/wasm-kernels.js';
+import { registerCpuTrainingKernels, restoreCpuKernels } from '../src/model/wasm-kernels.js';
 
 const { values } = parseArgs({
   options: {

@@ -3,7 +3,8 @@
  *   npx tsx examples/fit-dataset.ts [dir] [epochs]
  */
 import * as tf from '@tensorflow/tfjs';
-import { createLoader, imageFolder, toTfDataset } from 'patchstream';
+import { createLoader, imageFolder } from 'patchstream';
+import { toTfDataset } from 'patchstream/tfjs';
 
 await tf.setBackend('cpu');
 const dir = process.argv[2] ?? 'fixtures/shapes';

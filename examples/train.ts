@@ -2,7 +2,8 @@
  * The bundled AlexNet trainer from code, with your own callbacks.
  *   npx tsx examples/train.ts [dir] [epochs]
  */
-import { imageFolder, train } from 'patchstream';
+import { imageFolder } from 'patchstream';
+import { train } from 'patchstream/train';
 
 const dir = process.argv[2] ?? 'fixtures/shapes';
 const epochs = Number(process.argv[3] ?? 3);

@@ -16,6 +16,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { mulberry32 } from './seeded.mjs';
 
 const GENERATOR = 'make-bench-set/1';
 const CLASSES = 10;
@@ -62,16 +63,9 @@ function hash(...parts) {
   return value >>> 0;
 }
 
-/** mulberry32 */
+/** mulberry32, seeded by `key`. */
 function createRandom(key) {
-  let state = key >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(key);
   const uniform = (low, high) => low + (high - low) * next();
   const integer = (low, high) => Math.floor(uniform(low, high + 1));
   return { next, uniform, integer };

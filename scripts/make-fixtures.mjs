@@ -16,6 +16,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { IMAGES_PER_CLASS, mulberry32, SHAPE_CLASSES } from './seeded.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const GENERATED_DIRS = ['shapes', 'odd', 'broken'];
@@ -36,16 +37,9 @@ function hashString(text) {
   return hash >>> 0;
 }
 
-/** mulberry32: small, fast and good enough for drawing fixtures. */
+/** The seeded generator of one file: mulberry32 seeded by the hash of `key`. */
 function createRandom(key) {
-  let state = hashString(key);
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(hashString(key));
   const uniform = (low, high) => low + (high - low) * next();
   const integer = (low, high) => Math.floor(uniform(low, high + 1)); // inclusive
   let spare = null;
@@ -131,19 +125,6 @@ function check(condition, message) {
 // ---------------------------------------------------------------------------------------------
 // a) fixtures/shapes: a learnable 10-class ImageFolder set
 
-const SHAPE_CLASSES = [
-  'checkerboard',
-  'circle',
-  'cross',
-  'diamond',
-  'dots',
-  'horizontal-stripes',
-  'ring',
-  'square',
-  'triangle',
-  'vertical-stripes',
-];
-const IMAGES_PER_CLASS = 32;
 
 /** A foreground/background pair whose luma differs by at least 90 (of 255). */
 function contrastingColours(random) {

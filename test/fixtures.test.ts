@@ -6,23 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type SharpOptions } from 'sharp';
 import { describe, expect, test } from 'vitest';
+import { SHAPE_CLASSES } from '../scripts/seeded.mjs';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const fixture = (path: string) => join(FIXTURES, path);
 const read = (path: string) => readFile(fixture(path));
 
-const SHAPE_CLASSES = [
-  'checkerboard',
-  'circle',
-  'cross',
-  'diamond',
-  'dots',
-  'horizontal-stripes',
-  'ring',
-  'square',
-  'triangle',
-  'vertical-stripes',
-];
 
 type RGB = [number, number, number];
 const RED: RGB = [255, 0, 0];

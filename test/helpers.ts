@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { expect } from 'vitest';
+import { DatasetError } from '../src/errors.js';
 import type { Dataset } from '../src/dataset/types.js';
 import type { Batch } from '../src/loader/batch.js';
 
@@ -80,4 +82,14 @@ export async function outcome(iteration: AsyncIterable<Batch>, onBatch: (batch: 
     return error;
   }
   return null;
+}
+
+/** Awaits a promise that must reject with a {@link DatasetError}, and returns the error. */
+export async function rejection(promise: Promise<unknown>): Promise<DatasetError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(DatasetError);
+  return error as DatasetError;
 }

@@ -4,17 +4,19 @@
  * flight, in the same process, alternating, as medians of several passes.
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import sharp from 'sharp';
-import { imageFolder } from '../dataset/image-folder.js';
+import { forEachLimited } from '../limit.js';
 import type { Dataset } from '../dataset/types.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
-import type { CacheOption, DType, Mode } from '../options.js';
-import { configureSharp } from '../stages/prepare.js';
+import { MODES, type CacheOption, type DType, type Mode, LOADER_DEFAULTS } from '../options.js';
+import { configureSharp } from '../pool/sharp.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
+import type { ShardOption } from '../loader/shard.js';
+import { readRange } from '../stages/read-range.js';
+import { openDataset, shardFlag } from './shard-flag.js';
 
 interface BenchFlags extends CommonFlags {
   batchSize: number;
@@ -29,6 +31,7 @@ interface BenchFlags extends CommonFlags {
   limit?: number;
   cache?: string;
   cacheFormat: 'raw' | 'jpeg';
+  shard?: ShardOption;
 }
 
 /** Median of numbers. */
@@ -42,22 +45,17 @@ export function median(values: number[]): number {
  * Bare sharp: the prepare step only (read the file, decode, rescale + centre crop to raw),
  * `concurrency` calls in flight from this thread. Images per second; failures are counted.
  */
-export async function sharpOnlyPass(paths: string[], rescale: number, concurrency: number, signal?: AbortSignal): Promise<{ rate: number; failures: number }> {
+export async function sharpOnlyPass(paths: string[], rescale: number, concurrency: number, signal?: AbortSignal, read: (i: number) => Promise<Uint8Array> = (i) => readFile(paths[i]!)): Promise<{ rate: number; failures: number }> {
   const started = performance.now();
-  let next = 0;
   let failures = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, async () => {
-    while (next < paths.length) {
-      signal?.throwIfAborted();
-      const path = paths[next++]!;
-      try {
-        const bytes = await readFile(path);
-        await sharp(bytes).autoOrient().resize(rescale, rescale, { fit: 'cover', kernel: 'linear' }).removeAlpha().raw().toBuffer();
-      } catch {
-        failures++;
-      }
+  await forEachLimited(paths.length, concurrency, async (i) => {
+    try {
+      const bytes = await read(i);
+      await sharp(bytes).autoOrient().resize(rescale, rescale, { fit: 'cover', kernel: 'linear' }).removeAlpha().raw().toBuffer();
+    } catch {
+      failures++;
     }
-  }));
+  }, signal);
   return { rate: (paths.length * 1000) / (performance.now() - started), failures };
 }
 
@@ -66,19 +64,20 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('measure loader throughput next to bare sharp on the same files')
-    .argument('<dir>', 'ImageFolder dataset (class subfolders of images)')
-    .option('--batch-size <n>', 'images per batch', integer(1, 65536), 128)
-    .option('--workers <n>', 'worker threads', integer(1, 256), availableParallelism())
-    .option('--in-flight <n>', 'images each worker keeps in flight', integer(1, 64), 3)
-    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), 2)
+    .argument('<dir>', 'ImageFolder dataset (class subfolders of images), or WebDataset shards: a folder with index.json, its path or http(s) URL')
+    .option('--batch-size <n>', 'images per batch', integer(1, 65536), LOADER_DEFAULTS.batchSize)
+    .option('--workers <n>', 'worker threads', integer(1, 256), LOADER_DEFAULTS.workers)
+    .option('--in-flight <n>', 'images each worker keeps in flight', integer(1, 64), LOADER_DEFAULTS.inFlight)
+    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), LOADER_DEFAULTS.prefetch)
     .option('--passes <n>', 'measured passes (the median is reported)', integer(1, 100), 3)
-    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), 256)
-    .option('--crop <n>', 'patch side', integer(1, 4096), 224)
-    .option('--dtype <type>', 'float32 or uint8', 'float32')
-    .option('--mode <mode>', 'train, centre or ten-crop', 'train')
+    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), LOADER_DEFAULTS.rescale)
+    .option('--crop <n>', 'patch side', integer(1, 4096), LOADER_DEFAULTS.crop)
+    .addOption(new Option('--dtype <type>', 'element type of the batches').choices(['float32', 'uint8']).default('float32'))
+    .addOption(new Option('--mode <mode>', 'augmentation mode').choices(MODES).default('train'))
     .option('--limit <n>', 'use only the first n images', integer(1))
     .option('--cache <where>', "prepared-image cache: 'memory' or a folder; the first pass fills it")
-    .option('--cache-format <format>', 'raw or jpeg (disk cache only)', 'raw')
+    .addOption(new Option('--cache-format <format>', 'disk cache record format').choices(['raw', 'jpeg']).default('raw'))
+    .option('--shard <which>', "this rank's part: 'auto' (from torchrun/MPI/Slurm/Kubernetes variables) or <rank>/<worldSize>[:pad|drop]", shardFlag)
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `
@@ -99,9 +98,19 @@ Examples:
 
 async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal: AbortSignal): Promise<void> {
   configureSharp();
-  const full = await imageFolder(dir, { signal });
+  const full = await openDataset(dir, signal);
   const dataset: Dataset = flags.limit ? { ...full, samples: full.samples.slice(0, flags.limit) } : full;
   const paths = dataset.samples.map((sample) => sample.path);
+  // Shard members are not files: the bare-sharp baseline reads them by range as the workers do.
+  const shards = dataset.shards;
+  const read = shards
+    ? async (i: number) => {
+      const { shard, offset, length } = dataset.samples[i]!.source!;
+      const result = await readRange(shards, shard, offset, offset + length);
+      if (!result.ok) throw new Error(result.failure.reason);
+      return result.bytes;
+    }
+    : undefined;
   const cache: CacheOption = flags.cache === undefined ? false : flags.cache === 'memory' ? 'memory' : { dir: flags.cache, format: flags.cacheFormat };
   const loader = createLoader(dataset, {
     batchSize: flags.batchSize,
@@ -116,8 +125,10 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     maxSkipped: Infinity,
     cache,
     signal,
+    ...(flags.shard ? { shard: flags.shard } : {}),
   });
   const concurrency = flags.workers * flags.inFlight;
+  if (loader.options.shard.worldSize > 1) reporter.info(`shard: rank ${loader.options.shard.rank} of ${loader.options.shard.worldSize} (${loader.options.shard.source}), ${loader.size} samples per epoch`);
   reporter.info(`bench: ${paths.length} images from ${dir}, ${flags.workers} workers x ${flags.inFlight} in flight, batch ${flags.batchSize} ${flags.dtype} ${flags.mode}, ${flags.passes} passes${cache ? `, cache ${flags.cache}` : ''}; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
   const loaderPass = async (epoch: number) => {
     const started = performance.now();
@@ -138,10 +149,10 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     } else {
       // Warm-up, not counted: thread start, page cache, JIT.
       await loaderPass(0);
-      await sharpOnlyPass(paths.slice(0, Math.min(paths.length, 256)), flags.rescale, concurrency, signal);
+      await sharpOnlyPass(paths.slice(0, Math.min(paths.length, 256)), flags.rescale, concurrency, signal, read);
     }
     for (let pass = 0; pass < flags.passes; pass++) {
-      const { rate: sharpRate, failures } = await sharpOnlyPass(paths, flags.rescale, concurrency, signal);
+      const { rate: sharpRate, failures } = await sharpOnlyPass(paths, flags.rescale, concurrency, signal, read);
       sharpFailures = failures;
       const loaderRate = await loaderPass(pass + 1);
       sharpRates.push(sharpRate);
@@ -175,6 +186,7 @@ async function bench(dir: string, flags: BenchFlags, reporter: Reporter, signal:
     dtype: flags.dtype,
     mode: flags.mode,
     skipped: stats.skippedTotal,
+    shard: { rank: loader.options.shard.rank, worldSize: loader.options.shard.worldSize },
     ...(fillRate !== null ? { fillImagesPerSecond: fillRate, cachedImagesPerSecond: loaderRate } : {}),
   });
 }

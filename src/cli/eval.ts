@@ -1,10 +1,9 @@
 /** `patchstream eval <checkpoint> <dir>`: centre patch and ten-crop top-1/top-5 error, side by side. */
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { imageFolder } from '../dataset/image-folder.js';
-import { evaluateCheckpoint } from '../eval/checkpoint.js';
-import type { BackendPreference } from '../train/backend.js';
-import { integer, interruptSignal, Reporter, UsageError, type CommonFlags } from './output.js';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../model/choices.js';
+import { integer, interruptSignal, Reporter, type CommonFlags } from './output.js';
 import { evaluationTable } from './train.js';
 
 interface EvalFlags extends CommonFlags {
@@ -23,7 +22,7 @@ export function registerEval(program: Command): void {
     .argument('<dir>', 'ImageFolder dataset with the same class names as the checkpoint')
     .option('--batch-size <n>', 'images per batch (ten-crop runs 10 patches per image)', integer(1, 65536), 32)
     .option('--workers <n>', 'loader worker threads', integer(1, 256), Math.max(1, availableParallelism() - 1))
-    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .addOption(new Option('--backend <name>', 'tfjs backend (auto: the fastest that loads)').choices(BACKEND_PREFERENCES).default('auto'))
     .option('--skip-errors', 'skip unreadable images (counted) instead of stopping')
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')
@@ -34,13 +33,13 @@ Examples:
     .action(async (checkpoint: string, dir: string, flags: EvalFlags) => {
       const reporter = new Reporter(flags);
       const backend = flags.backend as BackendPreference;
-      if (!['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, webgpu, wasm or cpu, not ${JSON.stringify(flags.backend)}`);
       const { signal, dispose } = interruptSignal();
       try {
         const dataset = await imageFolder(dir, { signal });
+        const { evaluateCheckpoint } = await import('../eval/checkpoint.js');
         const result = await evaluateCheckpoint(checkpoint, dataset, {
-          batchSize: flags.batchSize, workers: flags.workers, backend, signal, log: (line) => reporter.info(line),
-          ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}),
+          backend, signal, log: (line) => reporter.info(line),
+          loader: { batchSize: flags.batchSize, workers: flags.workers, ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}) },
         });
         reporter.info(evaluationTable(result.centre, result.tenCrop));
         reporter.summary({

@@ -10,6 +10,7 @@ import { registerStats } from './stats.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 import { registerPreview } from './preview.js';
+import { registerPack } from './pack.js';
 import { EXIT, exitCodeOf, formatError } from './output.js';
 
 /** Builds the program (exported for tests). */
@@ -27,13 +28,15 @@ Examples:
   $ patchstream eval runs/shapes fixtures/shapes
   $ patchstream bench .bench-data/imagenet-like --json
   $ patchstream stats data/train --out stats.json
-  $ patchstream preview data/train --out grid.png`);
+  $ patchstream preview data/train --out grid.png
+  $ patchstream pack data/train --out shards/train`);
   registerTrain(program);
   registerEval(program);
   registerBench(program);
   registerStats(program);
   registerPrepare(program);
   registerPreview(program);
+  registerPack(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

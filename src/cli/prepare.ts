@@ -1,11 +1,11 @@
 /** `patchstream prepare <dir> --cache <dir>`: fill the prepared-image disk cache ahead of training. */
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { imageFolder } from '../dataset/image-folder.js';
 import { createLoader } from '../loader/loader.js';
 import { formatBytes } from '../loader/cache.js';
 import { integer, interruptSignal, Reporter, type CommonFlags } from './output.js';
+import { LOADER_DEFAULTS } from '../options.js';
 
 interface PrepareFlags extends CommonFlags {
   cache: string;
@@ -23,8 +23,8 @@ export function registerPrepare(program: Command): void {
     .description('decode, rescale and centre-crop every image once into a disk cache that later runs reuse')
     .argument('<dir>', 'ImageFolder dataset')
     .requiredOption('--cache <dir>', 'cache folder (created; reused when it matches the dataset and settings)')
-    .option('--rescale <n>', 'prepared image side', integer(1, 4096), 256)
-    .option('--workers <n>', 'worker threads', integer(1, 256), availableParallelism())
+    .option('--rescale <n>', 'prepared image side', integer(1, 4096), LOADER_DEFAULTS.rescale)
+    .option('--workers <n>', 'worker threads', integer(1, 256), LOADER_DEFAULTS.workers)
     .option('--format <format>', 'raw (exact) or jpeg (smaller on disk)', 'raw')
     .option('--quality <n>', 'JPEG quality for --format jpeg', integer(1, 100), 90)
     .option('--skip-errors', 'record unreadable images as failed instead of stopping')

@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { imageFolder } from '../dataset/image-folder.js';
 import { createLoader } from '../loader/loader.js';
 import type { Batch } from '../loader/batch.js';
-import type { Mode } from '../options.js';
+import { MODES, type Mode, LOADER_DEFAULTS } from '../options.js';
 import { contactSheet } from '../preview/contact-sheet.js';
 import { integer, interruptSignal, Reporter, type CommonFlags } from './output.js';
 
@@ -43,11 +43,11 @@ export function registerPreview(program: Command): void {
     .description('draw the first batch of an epoch as a contact sheet PNG: the patches as the model sees them, with class, file and augmentation')
     .argument('<dir>', 'ImageFolder dataset (class subfolders of images)')
     .requiredOption('--out <file>', 'PNG to write')
-    .addOption(new Option('--mode <mode>', 'train (random patch, flip, lighting), centre, or ten-crop (one row of 10 patches per image)').choices(['train', 'centre', 'center', 'ten-crop']).default('train'))
+    .addOption(new Option('--mode <mode>', 'train (random patch, flip, lighting), centre, or ten-crop (one row of 10 patches per image)').choices([...MODES, 'center']).default('train'))
     .option('--count <n>', 'images to draw (the batch size)', integer(1, 256), 16)
-    .option('--seed <n>', 'seed of every random choice', integer(0, 0xffffffff), 0)
-    .option('--epoch <n>', 'epoch whose first batch is drawn', integer(0, 0xffffffff), 0)
-    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), 256)
+    .option('--seed <n>', 'seed of every random choice', integer(0, 0xffffffff), LOADER_DEFAULTS.seed)
+    .option('--epoch <n>', 'epoch whose first batch is drawn', integer(0, 0xffffffff), LOADER_DEFAULTS.seed)
+    .option('--rescale <n>', 'shorter side after rescale', integer(1, 4096), LOADER_DEFAULTS.rescale)
     .option('--crop <n>', 'patch side (default: 224, or rescale if smaller)', integer(1, 4096))
     .option('--tile <n>', 'tile side in px: smaller patches are upscaled (nearest neighbour), larger keep their size', integer(16, 4096), 160)
     .option('--workers <n>', 'worker threads', integer(1, 256), Math.min(4, availableParallelism()))

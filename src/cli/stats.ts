@@ -1,11 +1,11 @@
 /** `patchstream stats <dir> --out stats.json`: colour statistics for normalisation and PCA lighting. */
 import { writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { fitColourStats } from '../colour-stats.js';
+import { fitColourStats } from '../colour-stats/fit.js';
 import { IMAGENET_COLOUR_STATS } from '../colour.js';
 import { imageFolder } from '../dataset/image-folder.js';
 import { integer, interruptSignal, Reporter, table, type CommonFlags } from './output.js';
+import { LOADER_DEFAULTS } from '../options.js';
 
 interface StatsFlags extends CommonFlags {
   out?: string;
@@ -24,9 +24,9 @@ export function registerStats(program: Command): void {
     .argument('<dir>', 'ImageFolder dataset')
     .option('--out <file>', 'write the statistics as JSON (usable as createLoader lighting/normalize)')
     .option('--sample <n>', 'images to use, drawn at random (seeded)', integer(1), 10000)
-    .option('--workers <n>', 'worker threads', integer(1, 256), availableParallelism())
-    .option('--rescale <n>', 'prepared image side', integer(1, 4096), 256)
-    .option('--seed <n>', 'seed of the sample draw', integer(0, 0xffffffff), 0)
+    .option('--workers <n>', 'worker threads', integer(1, 256), LOADER_DEFAULTS.workers)
+    .option('--rescale <n>', 'prepared image side', integer(1, 4096), LOADER_DEFAULTS.rescale)
+    .option('--seed <n>', 'seed of the sample draw', integer(0, 0xffffffff), LOADER_DEFAULTS.seed)
     .option('--skip-errors', 'leave unreadable images out (counted) instead of failing')
     .option('--json', 'one JSON object per line, the last a summary')
     .option('--verbose', 'full error stacks')

@@ -1,13 +1,13 @@
 /** `patchstream train <dir>`: trains AlexNet (or alexnet-small) with the bundled trainer. */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ColourStats } from '../colour.js';
 import { imageFolder } from '../dataset/image-folder.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
-import type { ModelName } from '../model/alexnet.js';
-import type { BackendPreference } from '../train/backend.js';
-import { train, type TrainOptions } from '../train/trainer.js';
+import { BACKEND_PREFERENCES, MODEL_NAMES, type BackendPreference, type ModelName } from '../model/choices.js';
+import { defaultCrop, LOADER_DEFAULTS } from '../options.js';
+import type { TrainOptions } from '../train/trainer.js';
 import { decimal, integer, InterruptedError, interruptSignal, Reporter, table, UsageError, type CommonFlags } from './output.js';
 
 interface TrainFlags extends CommonFlags {
@@ -67,20 +67,20 @@ export function registerTrain(program: Command): void {
     .argument('<dir>', 'ImageFolder training set (class subfolders of images)')
     .option('--val <dir>', 'validation ImageFolder (default: hold out --val-fraction of <dir>, stratified, seeded)')
     .option('--val-fraction <f>', 'fraction held out when there is no --val', decimal(0.001, 0.9), 0.1)
-    .option('--model <name>', 'alexnet (the paper, 224/227 px) or alexnet-small (28-64 px, CPU)', 'alexnet')
+    .addOption(new Option('--model <name>', 'alexnet (the paper, 224/227 px) or alexnet-small (28-64 px, CPU)').choices(MODEL_NAMES).default('alexnet'))
     .option('--width <m>', 'channel multiplier', decimal(0.01, 16), 1)
-    .option('--rescale <n>', 'shorter side after rescale (the paper: 256)', integer(1, 4096), 256)
+    .option('--rescale <n>', 'shorter side after rescale (the paper: 256)', integer(1, 4096), LOADER_DEFAULTS.rescale)
     .option('--crop <n>', 'training patch side = model input (the paper: 224)', integer(1, 4096))
     .option('--epochs <n>', 'epochs (the paper: ~90)', integer(1, 100000), 90)
-    .option('--batch-size <n>', 'images per step (the paper: 128)', integer(1, 65536), 128)
+    .option('--batch-size <n>', 'images per step (the paper: 128)', integer(1, 65536), LOADER_DEFAULTS.batchSize)
     .option('--lr <rate>', 'initial learning rate (the paper: 0.01)', decimal(0, 100), 0.01)
     .option('--lr-steps <epochs>', 'comma-separated epochs at which lr is divided by 10 (default: on validation plateau)')
     .option('--patience <n>', 'epochs without validation improvement before lr / 10', integer(1, 10000), 3)
     .option('--workers <n>', 'loader worker threads', integer(1, 256), Math.max(1, availableParallelism() - 1))
-    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), 2)
-    .option('--seed <n>', 'seed of the split, order, augmentation and initial weights', integer(0, 0xffffffff), 0)
-    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
-    .option('--feed <dtype>', 'auto | uint8 | float32: uint8 batches with lighting + normalisation on the device (auto: on GPU backends)', 'auto')
+    .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), LOADER_DEFAULTS.prefetch)
+    .option('--seed <n>', 'seed of the split, order, augmentation and initial weights', integer(0, 0xffffffff), LOADER_DEFAULTS.seed)
+    .addOption(new Option('--backend <name>', 'tfjs backend (auto: the fastest that loads)').choices(BACKEND_PREFERENCES).default('auto'))
+    .addOption(new Option('--feed <dtype>', 'uint8 batches with lighting + normalisation on the device, or float32 (auto: uint8 on GPU backends)').choices(['auto', 'uint8', 'float32']).default('auto'))
     .option('--out <dir>', 'checkpoints, metrics.jsonl and curve.svg go here', 'runs/train')
     .option('--resume <checkpoint>', 'continue from a checkpoint folder or a previous --out folder')
     .option('--checkpoint-every <steps>', 'also checkpoint every N steps (0: at epoch ends only)', integer(0), 0)
@@ -104,17 +104,14 @@ Ctrl-C finishes the current step, writes a checkpoint and exits with code 130.`)
 async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
   const reporter = new Reporter(flags);
   const model = flags.model as ModelName;
-  if (model !== 'alexnet' && model !== 'alexnet-small') throw new UsageError(`--model must be alexnet or alexnet-small, not ${JSON.stringify(flags.model)}`);
   const backend = flags.backend as BackendPreference;
-  if (!['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, webgpu, wasm or cpu, not ${JSON.stringify(flags.backend)}`);
-  if (!['auto', 'uint8', 'float32'].includes(flags.feed)) throw new UsageError(`--feed must be auto, uint8 or float32, not ${JSON.stringify(flags.feed)}`);
   const feed = flags.feed as 'auto' | 'uint8' | 'float32';
   const lrSteps = flags.lrSteps === undefined ? undefined : flags.lrSteps.split(',').map((part) => {
     const epoch = Number(part.trim());
     if (!Number.isInteger(epoch) || epoch < 1) throw new UsageError(`--lr-steps takes comma-separated positive integers, not ${JSON.stringify(flags.lrSteps)}`);
     return epoch;
   });
-  const crop = flags.crop ?? Math.min(224, flags.rescale);
+  const crop = flags.crop ?? defaultCrop(flags.rescale);
   if (crop > flags.rescale) throw new UsageError(`--crop (${crop}) must be at most --rescale (${flags.rescale})`);
 
   // First Ctrl-C: finish the step, checkpoint, exit 130. Second: exit at once.
@@ -129,10 +126,13 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
       model, width: flags.width, rescale: flags.rescale, crop, epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr,
       ...(lrSteps ? { lrSteps } : {}), patience: flags.patience, seed: flags.seed, backend, feed, out: flags.out,
       ...(flags.resume ? { resume: flags.resume } : {}), ...(val ? { val } : {}), valFraction: flags.valFraction,
-      checkpointEvery: flags.checkpointEvery, workers: flags.workers, prefetch: flags.prefetch,
-      ...(colourStats ? { lighting: colourStats, normalize: colourStats } : {}),
-      ...(flags.cache ? { cache: flags.cache === 'memory' ? 'memory' as const : { dir: flags.cache } } : {}),
-      ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}),
+      checkpointEvery: flags.checkpointEvery,
+      loader: {
+        workers: flags.workers, prefetch: flags.prefetch,
+        ...(colourStats ? { lighting: colourStats, normalize: colourStats } : {}),
+        ...(flags.cache ? { cache: flags.cache === 'memory' ? 'memory' as const : { dir: flags.cache } } : {}),
+        ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}),
+      },
       finalEvaluation: flags.tenCrop,
       signal,
       log: (line) => reporter.info(line),
@@ -150,6 +150,8 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
         reporter.event({ type: 'epoch', ...info });
       },
     };
+    // The trainer (and tfjs with it) loads only when a run starts: the other commands never load tfjs.
+    const { train } = await import('../train/trainer.js');
     const result = await train(dataset, options);
     progress.stop();
     if (result.final) {

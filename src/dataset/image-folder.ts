@@ -10,12 +10,8 @@ import path from 'node:path';
 
 import { DatasetError, type DatasetProblem, reasonOf } from '../errors.js';
 import type { Dataset, Sample } from './types.js';
-import { checkInteger, invalid } from '../options.js';
+import { checkInteger, checkOptionalBoolean, checkOptionsObject, checkPath, checkSignal, invalid } from '../validate.js';
 import {
-  checkOptionalBoolean,
-  checkOptionsObject,
-  checkPath,
-  checkSignal,
   compareCodePoints,
   decodeUtf8,
   displayName,

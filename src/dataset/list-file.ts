@@ -10,8 +10,9 @@ import path from 'node:path';
 
 import { DatasetError, type DatasetProblem, reasonOf } from '../errors.js';
 import type { Dataset, Sample } from './types.js';
-import { checkChoice, checkInteger, invalid } from '../options.js';
-import { checkOptionsObject, checkPath, checkSignal, compareCodePoints, decodeUtf8, forEachLimited, isInside } from './paths.js';
+import { forEachLimited } from '../limit.js';
+import { checkChoice, checkInteger, checkOptionsObject, checkPath, checkSignal, invalid } from '../validate.js';
+import { compareCodePoints, decodeUtf8, isInside } from './paths.js';
 
 /** Options of {@link listFile}. */
 export interface ListFileOptions {
@@ -496,10 +497,12 @@ async function checkFiles(
   }
 
   const slow: { entry: Entry; folder: Folder }[] = [];
+  const folders = [...byFolder];
   await forEachLimited(
-    [...byFolder],
+    folders.length,
     settings.concurrency,
-    async ([parent, group]) => {
+    async (i) => {
+      const [parent, group] = folders[i]!;
       const folder = await resolveFolder(parent, realRoot, group.length >= LIST_FOLDER_FROM);
       for (const entry of group) {
         if (folder instanceof Error) complain(entry, describeMissing(folder));
@@ -511,9 +514,10 @@ async function checkFiles(
   );
 
   await forEachLimited(
-    slow,
+    slow.length,
     settings.concurrency,
-    async ({ entry, folder }) => {
+    async (i) => {
+      const { entry, folder } = slow[i]!;
       const reason = await checkFile(path.join(folder.real, path.basename(entry.resolved)), realRoot, folder.kinds);
       if (reason === undefined) return;
       const spaced = entry.rawPath !== entry.rawPath.trim();

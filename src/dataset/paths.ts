@@ -1,13 +1,11 @@
 /**
- * Helpers shared by the dataset sources: code-point ordering, root containment, bounded
- * concurrency, non-UTF-8 names, and the few option checks `options.ts` does not export
- * (built on its `invalid`, so messages read the same everywhere).
+ * Helpers shared by the dataset sources: code-point ordering, root containment and non-UTF-8
+ * names.
  * Internal: not re-exported from the package.
  */
 
 import path from 'node:path';
 
-import { checkBoolean, invalid } from '../options.js';
 
 /**
  * Compares two strings by Unicode code point, the order Python's `sorted()` gives.
@@ -51,29 +49,6 @@ export function isInside(parent: string, child: string): boolean {
 }
 
 /**
- * Runs `task` over `items` with at most `limit` calls in flight. `task` must not reject:
- * callers record failures as data, so one bad item never hides the others.
- * @example
- * await forEachLimited(paths, 64, async (file, i) => { sizes[i] = (await stat(file)).size; });
- */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T, index: number) => Promise<void>,
-  signal?: AbortSignal,
-): Promise<void> {
-  let next = 0;
-  const runner = async (): Promise<void> => {
-    while (next < items.length) {
-      signal?.throwIfAborted();
-      const index = next++;
-      await task(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
-}
-
-/**
  * Shows a file name that is not valid UTF-8 with its bad bytes as `\xNN`, so it can be
  * reported: Node turns such bytes into U+FFFD, which names a file that does not exist.
  * @example
@@ -113,25 +88,4 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Throws a TypeError unless `value` is `undefined` or a boolean. */
-export function checkOptionalBoolean(name: string, value: unknown): void {
-  if (value !== undefined) checkBoolean(name, value);
-}
-
-/** Throws a TypeError unless `value` is `undefined` or an AbortSignal. */
-export function checkSignal(name: string, value: unknown): void {
-  if (value !== undefined && !(value instanceof AbortSignal)) invalid(name, 'AbortSignal', value);
-}
-
-/** Throws a TypeError unless `value` is an object (an options bag). */
-export function checkOptionsObject(value: unknown): void {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('options', 'object', value);
-}
-
-/** Throws a TypeError unless `value` is a non-empty string without NUL bytes. */
-export function checkPath(name: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) invalid(name, 'non-empty string', value);
-  if (value.includes('\0')) invalid(name, 'path without NUL bytes', value);
 }

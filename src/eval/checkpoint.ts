@@ -6,21 +6,22 @@
  */
 import { checkSameClasses } from '../dataset/classes.js';
 import type { Dataset } from '../dataset/types.js';
-import { layerClasses } from '../model/layers.js';
+import { modelFromArtifacts } from '../model/artifacts.js';
 import type { LoaderOptions } from '../options.js';
-import { selectBackend, type BackendPreference } from '../train/backend.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
-import { evaluate, type EvaluationResult } from './evaluate.js';
+import { selectBackend, type BackendPreference } from '../model/backend.js';
+import { loadCheckpoint } from '../model/checkpoint.js';
+import { evaluate, type EvaluateLoaderOptions, type EvaluationResult } from './evaluate.js';
 
 /** Options of {@link evaluateCheckpoint}. */
 export interface CheckpointEvaluationOptions {
-  /** @default 32 */
-  batchSize?: number;
-  workers?: number;
   /** @default 'auto' */
   backend?: BackendPreference;
-  onError?: 'throw' | 'skip';
-  maxSkipped?: number;
+  /**
+   * Loader settings (batchSize, workers, onError, maxSkipped, ...). `rescale`, `crop` and
+   * `normalize` come from the checkpoint and cannot be overridden here.
+   * @default batchSize 32
+   */
+  loader?: Omit<EvaluateLoaderOptions, 'rescale' | 'crop' | 'normalize'>;
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
@@ -60,29 +61,18 @@ export async function evaluateCheckpoint(path: string, dataset: Dataset, options
   const aligned = alignClasses(dataset, checkpoint.state.classes);
   const settings = checkpoint.state.settings as { rescale: number; crop: number };
   const backend = await selectBackend(options.backend ?? 'auto', options.log ?? (() => undefined));
-  const tf = backend.tf;
-  layerClasses(tf);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: checkpoint.model.modelTopology as object,
-    weightSpecs: checkpoint.model.weightSpecs as never,
-    weightData: checkpoint.model.weightData,
-  }));
+  const model = await modelFromArtifacts(backend.tf, checkpoint.model);
   options.log?.(`evaluating ${checkpoint.path} (epoch ${checkpoint.state.epoch}) on ${aligned.samples.length} images, input ${settings.crop} from ${settings.rescale}, backend ${backend.name}`);
-  const loaderOptions: LoaderOptions = {
+  const loader: EvaluateLoaderOptions = {
+    ...options.loader,
     rescale: settings.rescale,
     crop: settings.crop,
-    batchSize: options.batchSize ?? 32,
-    ...(options.workers !== undefined ? { workers: options.workers } : {}),
-    ...(options.onError !== undefined ? { onError: options.onError } : {}),
-    ...(options.maxSkipped !== undefined ? { maxSkipped: options.maxSkipped } : {}),
     ...(checkpoint.state.normalize !== undefined ? { normalize: checkpoint.state.normalize as LoaderOptions['normalize'] } : {}),
   };
-  const predict = (x: Parameters<typeof model.predict>[0]) => model.predict(x) as never;
   try {
-    const signal = options.signal ? { signal: options.signal } : {};
-    const centre = await evaluate(predict, aligned, { ...loaderOptions, ...signal, mode: 'centre' });
-    const tenCrop = await evaluate(predict, aligned, { ...loaderOptions, ...signal, mode: 'ten-crop' });
-    return { centre, tenCrop, checkpoint: checkpoint.path, backend: backend.name, classes: aligned.classes };
+    // One ten-crop pass gives both figures: its centre patch is the centre evaluation.
+    const tenCrop = await evaluate((x) => model.predict(x) as never, aligned, { mode: 'ten-crop', loader, ...(options.signal ? { signal: options.signal } : {}) });
+    return { centre: tenCrop.centre!, tenCrop, checkpoint: checkpoint.path, backend: backend.name, classes: aligned.classes };
   } finally {
     model.dispose();
     await backend.close();

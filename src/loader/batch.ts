@@ -28,9 +28,20 @@ export interface Batch<TImages extends Float32Array | Uint8Array = Float32Array 
    * Per image, the affine map from the uint8 pixel to the float the model should see:
    * `[scaleR, scaleG, scaleB, biasR, biasG, biasB]` with `float = pixel * scale + bias`
    * (PCA lighting and normalisation folded together). With `dtype: 'uint8'` apply it on the
-   * device; with float32 it has already been applied.
+   * device (`applyAffine` from `patchstream/tfjs`); with float32 it has already been applied.
    */
-  offsets: Float32Array;
+  affine: Float32Array;
+  /**
+   * The same array as {@link Batch.affine}.
+   * @deprecated renamed `affine` (it holds scales and biases, not offsets); removed in 0.3.
+   */
+  readonly offsets: Float32Array;
+  /**
+   * 1 for an image that only pads this rank to the same length as the others
+   * (`shard.even: 'pad'`): it repeats a sample another rank has this epoch. Aligned with
+   * `labels`; leave these out of metrics. All 0 with one rank.
+   */
+  padded: Uint8Array;
   /** Samples dropped from this batch under `onError: 'skip'`. */
   skipped: readonly SampleError[];
   /** A copy that owns its memory. */
@@ -38,16 +49,18 @@ export interface Batch<TImages extends Float32Array | Uint8Array = Float32Array 
 }
 
 /** Builds a batch object over the given views. */
-export function makeBatch<TImages extends Float32Array | Uint8Array>(fields: Omit<Batch<TImages>, 'clone'>): Batch<TImages> {
+export function makeBatch<TImages extends Float32Array | Uint8Array>(fields: Omit<Batch<TImages>, 'clone' | 'offsets'>): Batch<TImages> {
   return {
     ...fields,
+    offsets: fields.affine,
     clone() {
       return makeBatch({
         ...fields,
         images: fields.images.slice() as TImages,
         labels: fields.labels.slice(),
         indices: fields.indices.slice(),
-        offsets: fields.offsets.slice(),
+        affine: fields.affine.slice(),
+        padded: fields.padded.slice(),
         shape: [...fields.shape],
         skipped: [...fields.skipped],
       });

@@ -10,16 +10,22 @@ import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { PatchstreamError, SampleError, SkipBudgetError, type SampleErrorCode, type SampleFailure } from '../errors.js';
+import { defaultMaxSkipped } from '../options.js';
 import type { Dataset } from '../dataset/types.js';
-import { checkDataset, resolveLoaderOptions, type LoaderOptions, type ResolvedOptions } from '../options.js';
+import { checkDataset } from '../dataset/check.js';
+import type { LoaderOptions, ResolvedOptions } from '../options.js';
+import { resolveLoaderOptions } from './options.js';
 import { batchBytes, makePlan, patchShape, type Plan } from '../pipeline/plan.js';
 import type { BatchResult, Fault, WorkerConfig } from '../pool/messages.js';
 import { WorkerPool } from '../pool/pool.js';
-import { decodeSettings } from '../stages/decode.js';
-import { configureSharp } from '../stages/prepare.js';
+import { decodeSettings } from '../stages/load.js';
+import { configureSharp } from '../pool/sharp.js';
 import { makeBatch, type Batch } from './batch.js';
 import { openCache, type LoaderCache } from './cache.js';
 import { batchRanges, epochOrder } from './sampler.js';
+import { shardLength } from './shard.js';
+import { orderedBounded } from './scheduler.js';
+import { SkipLedger, type SkippedFile } from './skip-ledger.js';
 
 // The main thread must load sharp (and libvips) before any worker thread does (sharp's docs:
 // otherwise GLib re-registration errors and crashes on worker exit).
@@ -50,7 +56,7 @@ export interface LoaderStats {
    * Every sample skipped so far, listed once (at its first failure: `epoch`, `code`, `reason`
    * are from then), so the list does not grow with every epoch; `skipped` counts every time.
    */
-  skippedFiles: Array<{ path: string; index: number; code: SampleErrorCode; stage: string; reason: string; epoch: number }>;
+  skippedFiles: SkippedFile[];
   /** Worker threads replaced after a crash, a hang or an error outside a sample. */
   replacedWorkers: number;
   /** Worker threads running now. */
@@ -69,10 +75,8 @@ export interface EpochOptions {
   startBatch?: number;
 }
 
-/** Internal knobs for tests (fault injection). Not part of the public API. */
-export interface LoaderInternals {
-  faults?: Record<number, Fault>;
-}
+/** Test-only fault injection per loader (see {@link createLoaderWithFaults}); not part of the public API. */
+const injectedFaults = new WeakMap<Loader, Record<number, Fault>>();
 
 interface RunSettings {
   reuseBuffers: boolean;
@@ -113,7 +117,6 @@ export class Loader implements AsyncIterable<Batch> {
   readonly dataset: Dataset;
   readonly options: Readonly<ResolvedOptions>;
   readonly plan: Readonly<Plan>;
-  #internals: LoaderInternals;
   #pool: WorkerPool | null = null;
   #cache: LoaderCache | null = null;
   #cacheOpening: Promise<LoaderCache | null> | null = null;
@@ -121,28 +124,24 @@ export class Loader implements AsyncIterable<Batch> {
   #closing: Promise<void> | null = null;
   #activeRuns = new Set<ActiveRun>();
   #freeRings: Slot[][] = [];
-  #stats: Omit<LoaderStats, 'imagesPerSecond' | 'threads' | 'replacedWorkers' | 'bufferBytes'> = {
-    images: 0, batches: 0, elapsedMs: 0, decodeMs: 0, decodes: 0, cacheHits: 0, consumerWaitMs: 0, producerWaitMs: 0,
-    skipped: {}, skippedTotal: 0, skippedFiles: [], ahead: 0, maxAhead: 0,
-  };
+  #stats = { images: 0, batches: 0, elapsedMs: 0, decodeMs: 0, decodes: 0, cacheHits: 0, consumerWaitMs: 0, producerWaitMs: 0, ahead: 0, maxAhead: 0 };
+  #skips = new SkipLedger();
   #bufferBytes = 0;
   #replacedWorkers = 0;
-  /** Dataset indices already in `skippedFiles`. */
-  #listedSkips = new Set<number>();
+  /** The epoch `for await (const batch of loader)` runs next. */
+  #nextEpoch = 0;
 
-  constructor(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}) {
+  constructor(dataset: Dataset, options: LoaderOptions = {}) {
     this.dataset = checkDataset(dataset);
     this.options = resolveLoaderOptions(options);
     warnAboutThreadpool(this.options.workers * this.options.inFlight);
     this.plan = makePlan(this.options);
-    this.#internals = internals;
     configureSharp();
   }
 
-  /** Samples per epoch on this shard. */
+  /** Samples per epoch on this shard, padding included (the same on every rank). */
   get size(): number {
-    const { rank, worldSize } = this.options.shard;
-    return Math.max(0, Math.ceil((this.dataset.samples.length - rank) / worldSize));
+    return shardLength(this.dataset.samples.length, this.options.shard).length;
   }
 
   /** Batches per epoch. */
@@ -176,33 +175,17 @@ export class Loader implements AsyncIterable<Batch> {
   stream(epoch: number, options: EpochOptions = {}): Readable {
     const prefetch = Math.max(1, this.options.prefetch - 1);
     const iterator = this.#run(epoch, { reuseBuffers: false, signal: options.signal, prefetch, startBatch: checkStartBatch(options.startBatch) });
-    let reading = false;
-    return new Readable({
-      objectMode: true,
-      highWaterMark: 1,
-      read() {
-        if (reading) return;
-        reading = true;
-        iterator.next().then(
-          (result) => {
-            reading = false;
-            this.push(result.done ? null : result.value);
-          },
-          (error: unknown) => {
-            reading = false;
-            this.destroy(error as Error);
-          },
-        );
-      },
-      destroy(error, callback) {
-        iterator.return!(undefined).then(() => callback(error), (closeError: unknown) => callback((error ?? closeError) as Error | null));
-      },
-    });
+    // Readable.from ends the iterator (return, or throw with the error) when the stream is destroyed.
+    return Readable.from(iterator, { objectMode: true, highWaterMark: 1 });
   }
 
-  /** Epochs 0, 1, 2, ... without end; break when you have had enough. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Batch> {
-    for (let epoch = 0; ; epoch++) yield* this.epoch(epoch);
+  /**
+   * One epoch, as iterating a torch DataLoader or a tf.data dataset is: the first
+   * `for await (const batch of loader)` runs epoch 0, the next epoch 1, and so on, so order and
+   * augmentation change between passes. `loader.epoch(e)` runs a given epoch.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return this.epoch(this.#nextEpoch++);
   }
 
   /**
@@ -219,9 +202,12 @@ export class Loader implements AsyncIterable<Batch> {
   /** Counters since the loader was created. */
   stats(): LoaderStats {
     // A shallow copy: called every training step, and skippedFiles entries are never changed after they are added.
-    const stats = { ...this.#stats, skipped: { ...this.#stats.skipped }, skippedFiles: [...this.#stats.skippedFiles] };
+    const stats = this.#stats;
     return {
       ...stats,
+      skipped: { ...this.#skips.counts },
+      skippedTotal: this.#skips.total,
+      skippedFiles: [...this.#skips.files],
       imagesPerSecond: stats.elapsedMs > 0 ? (stats.images * 1000) / stats.elapsedMs : 0,
       replacedWorkers: this.#replacedWorkers + (this.#pool?.replacedWorkers ?? 0),
       threads: this.#pool?.threads ?? 0,
@@ -276,7 +262,7 @@ export class Loader implements AsyncIterable<Batch> {
   async #ensurePool(): Promise<WorkerPool> {
     if (this.#pool) return this.#pool;
     const cache = await this.#openCache();
-    const config = workerConfig(this.options, this.plan, cache, this.#internals.faults);
+    const config = { ...workerConfig(this.options, this.plan, cache, injectedFaults.get(this)), shards: this.dataset.shards ?? null };
     this.#pool = new WorkerPool({ workers: this.options.workers, config, sampleTimeout: this.options.sampleTimeout });
     return this.#pool;
   }
@@ -296,7 +282,7 @@ export class Loader implements AsyncIterable<Batch> {
   }
 
   #run(epoch: number, settings: RunSettings & { signal: AbortSignal | undefined }): AsyncIterableIterator<Batch> {
-    if (this.#closed) throw new Error('This loader is closed; create a new one');
+    if (this.#closed) throw new PatchstreamError('CLOSED', 'This loader is closed; create a new one');
     const run: ActiveRun = { controller: new AbortController(), busy: null };
     // The caller's signals are forwarded into the run's own (close() aborts it too), rather than
     // combined with AbortSignal.any, whose dependants a long-lived signal would accumulate.
@@ -343,121 +329,100 @@ export class Loader implements AsyncIterable<Batch> {
     const samples = this.dataset.samples;
     const order = epochOrder(samples.length, epoch, { shuffle: settings.warm ? false : options.shuffle, seed: options.seed, shard: settings.warm ? { rank: 0, worldSize: 1 } : options.shard });
     const ranges = batchRanges(order.length, options.batchSize, settings.warm ? false : options.dropLast);
+    // Positions from `realCount` on repeat samples of other ranks (shard.even 'pad').
+    const realCount = settings.warm ? order.length : shardLength(samples.length, options.shard).real;
     const epochSize = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
-    const maxSkipped = options.maxSkipped ?? Math.ceil(epochSize * 0.1);
+    const recordSkips = this.#skips.epoch(epoch, options.maxSkipped ?? defaultMaxSkipped(epochSize));
     const pool = await this.#ensurePool();
     signal?.throwIfAborted(); // close() may have come while the pool was starting
     const cache = this.#cache;
     const ring = settings.reuseBuffers ? this.#takeRing() : [];
     const freeSlots = [...ring];
-    const jobs = new Map<number, { slot: Slot; done: Promise<Array<SampleFailure | null>> }>();
     const chunkSize = Math.min(64, Math.max(options.inFlight * 2, Math.ceil(options.batchSize / (2 * options.workers))));
-    const epochFailures: SampleError[] = [];
-    const startBatch = Math.min(settings.startBatch ?? 0, ranges.length);
-    let nextToSchedule = startBatch;
-    let handedOut = startBatch;
-    let inFlightJobs = 0;
-    let idleSince: number | null = null;
     const stats = this.#stats;
 
-    const updateAhead = () => {
-      stats.ahead = nextToSchedule - handedOut;
-      stats.maxAhead = Math.max(stats.maxAhead, stats.ahead);
-    };
-    const noteIdle = () => {
-      if (inFlightJobs === 0 && idleSince === null && nextToSchedule < ranges.length) idleSince = performance.now();
-    };
-    const submit = (batchIndex: number, slot: Slot) => {
+    /** Decodes batch `batchIndex` into `slot`: its samples in tasks of `chunkSize`; resolves with each sample's failure or null. */
+    const runBatch = async (batchIndex: number, slot: Slot): Promise<Array<SampleFailure | null>> => {
       const [start, end] = ranges[batchIndex]!;
-      const knownFailures: Array<SampleFailure | null> = new Array(end - start).fill(null);
+      const failures: Array<SampleFailure | null> = new Array(end - start).fill(null);
       const tasks: Array<Promise<void>> = [];
       for (let chunkStart = start; chunkStart < end; chunkStart += chunkSize) {
         const indices: number[] = [];
         const paths: string[] = [];
+        const ranges: number[] = [];
         const positions: number[] = [];
         for (let position = chunkStart; position < Math.min(end, chunkStart + chunkSize); position++) {
           const index = order[position]!;
           const known = cache?.knownFailure(index);
           if (known) {
-            knownFailures[position - start] = known;
+            failures[position - start] = known;
             continue;
           }
           indices.push(index);
           paths.push(samples[index]!.path);
+          const source = samples[index]!.source;
+          if (source) ranges.push(source.shard, source.offset, source.length);
           positions.push(position - start);
         }
         if (indices.length === 0) continue;
-        tasks.push(pool.run({ kind: 'batch', epoch, indices, paths, positions, images: slot.images, offsets: slot.offsets }).then((result: BatchResult) => {
+        tasks.push(pool.run({ kind: 'batch', epoch, indices, paths, ...(ranges.length ? { ranges } : {}), positions, images: slot.images, offsets: slot.offsets }).then((result: BatchResult) => {
           stats.decodeMs += result.decodeMs;
           stats.decodes += result.decodes;
           stats.cacheHits += result.cacheHits;
           result.failures.forEach((failure, j) => {
             if (failure) {
-              knownFailures[positions[j]!] = failure;
+              failures[positions[j]!] = failure;
               cache?.recordFailure(indices[j]!, failure);
             }
           });
         }));
       }
-      inFlightJobs++;
-      const done = Promise.all(tasks).then(() => knownFailures).finally(() => {
-        inFlightJobs--;
-        noteIdle();
-      });
-      jobs.set(batchIndex, { slot, done });
-    };
-    const schedule = () => {
-      while (nextToSchedule < ranges.length && nextToSchedule - handedOut < settings.prefetch) {
-        const slot = settings.reuseBuffers ? freeSlots.pop() : this.#allocateSlot();
-        if (!slot) break;
-        if (idleSince !== null) {
-          stats.producerWaitMs += performance.now() - idleSince;
-          idleSince = null;
-        }
-        submit(nextToSchedule++, slot);
-      }
-      updateAhead();
-      noteIdle();
+      await Promise.all(tasks);
+      return failures;
     };
 
+    const jobs = orderedBounded({
+      start: Math.min(settings.startBatch ?? 0, ranges.length),
+      end: ranges.length,
+      ahead: settings.prefetch,
+      take: () => (settings.reuseBuffers ? freeSlots.pop() : this.#allocateSlot()),
+      release: (slot: Slot) => {
+        if (settings.reuseBuffers) freeSlots.push(slot);
+      },
+      run: runBatch,
+      signal,
+      times: stats,
+    });
     let failedWith: unknown = null;
     let activeSince = iterationStarted;
     try {
-      for (let batchIndex = startBatch; batchIndex < ranges.length; batchIndex++) {
-        schedule();
-        const job = jobs.get(batchIndex)!;
-        const waitStarted = performance.now();
-        const failures = await abortable(job.done, signal);
-        stats.consumerWaitMs += performance.now() - waitStarted;
-        jobs.delete(batchIndex);
-        handedOut++;
-        updateAhead();
-        const batch = this.#assemble(epoch, batchIndex, order, ranges[batchIndex]!, job.slot, failures, epochFailures, maxSkipped);
+      for await (const { index, slot, result: failures } of jobs) {
+        const batch = this.#assemble(epoch, index, order, ranges[index]!, slot, failures, realCount);
+        recordSkips(batch.skipped);
         stats.images += batch.labels.length;
         stats.batches++;
         stats.elapsedMs += performance.now() - activeSince;
         yield batch;
         activeSince = performance.now();
-        signal?.throwIfAborted();
-        if (settings.reuseBuffers) freeSlots.push(job.slot);
       }
-      if (startBatch === 0) await cache?.epochComplete();
+      if ((settings.startBatch ?? 0) === 0) await cache?.epochComplete();
     } catch (error) {
       failedWith = error;
       throw error;
     } finally {
-      // Stop scheduling (nothing below schedules) and wait for work in flight: workers write into
-      // these buffers, which must not be handed to anyone else until they are done.
-      await Promise.allSettled([...jobs.values()].map((job) => job.done));
+      // The scheduler has waited for its jobs; wait for the pool too before the ring is reused.
       await pool.drain();
-      if (idleSince !== null) stats.producerWaitMs += performance.now() - idleSince;
-      stats.ahead = 0;
       if (settings.reuseBuffers && !this.#closed) this.#freeRings.push(ring);
       // Under onError 'throw' a bad sample ends the run and the pool with it; the next epoch starts a new one.
       if (failedWith instanceof SampleError || failedWith instanceof SkipBudgetError) await this.#closePool();
     }
   }
 
+  /**
+   * The batch of positions [start, end) of the epoch order, over `slot`'s memory. Under
+   * `onError: 'throw'` the first failed sample throws; under `skip` failed samples are left out
+   * and the gaps closed, so images, labels and indices stay aligned.
+   */
   #assemble(
     epoch: number,
     batchIndex: number,
@@ -465,14 +430,13 @@ export class Loader implements AsyncIterable<Batch> {
     [start, end]: [number, number],
     slot: Slot,
     failures: Array<SampleFailure | null>,
-    epochFailures: SampleError[],
-    maxSkipped: number,
+    realCount: number,
   ): Batch {
     const { plan, options } = this;
     const samples = this.dataset.samples;
     const imageElements = plan.patchesPerImage * plan.elementsPerPatch;
     const images = plan.dtype === 'float32' ? new Float32Array(slot.images) : new Uint8Array(slot.images);
-    const offsets = new Float32Array(slot.offsets);
+    const affine = new Float32Array(slot.offsets);
     const kept: number[] = [];
     const skipped: SampleError[] = [];
     for (let position = 0; position < end - start; position++) {
@@ -487,22 +451,10 @@ export class Loader implements AsyncIterable<Batch> {
       skipped.push(error);
     }
     if (skipped.length > 0) {
-      const stats = this.#stats;
-      for (const error of skipped) {
-        stats.skipped[error.code] = (stats.skipped[error.code] ?? 0) + 1;
-        stats.skippedTotal++;
-        if (!this.#listedSkips.has(error.index)) {
-          this.#listedSkips.add(error.index);
-          stats.skippedFiles.push({ path: error.path, index: error.index, code: error.code, stage: error.stage, reason: error.reason, epoch });
-        }
-        epochFailures.push(error);
-      }
-      if (epochFailures.length > maxSkipped) throw new SkipBudgetError(maxSkipped, epochFailures);
-      // Close the gaps left by skipped samples so images, labels and indices stay aligned.
       kept.forEach((position, k) => {
         if (position === k) return;
         images.copyWithin(k * imageElements, position * imageElements, (position + 1) * imageElements);
-        offsets.copyWithin(k * 6, position * 6, (position + 1) * 6);
+        affine.copyWithin(k * 6, position * 6, (position + 1) * 6);
       });
     }
     const count = kept.length;
@@ -517,7 +469,8 @@ export class Loader implements AsyncIterable<Batch> {
       patchesPerImage: plan.patchesPerImage,
       epoch,
       index: batchIndex,
-      offsets: offsets.subarray(0, count * 6),
+      affine: affine.subarray(0, count * 6),
+      padded: Uint8Array.from(kept, (position) => (start + position >= realCount ? 1 : 0)),
       skipped,
     });
   }
@@ -552,26 +505,6 @@ export function workerConfig(options: ResolvedOptions, plan: Plan, cache: Loader
   };
 }
 
-/** Resolves with the promise, or rejects with `signal.reason` as soon as the signal aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 /**
  * Creates a loader: validates every option up front (before any thread starts) and returns a
  * {@link Loader}. Worker threads start with the first epoch.
@@ -580,6 +513,16 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
  * @example
  * const loader = createLoader(train, { batchSize: 128, mode: 'train', seed: 1, workers: 2, prefetch: 4 });
  */
-export function createLoader(dataset: Dataset, options: LoaderOptions = {}, internals: LoaderInternals = {}): Loader {
-  return new Loader(dataset, options, internals);
+export function createLoader(dataset: Dataset, options: LoaderOptions = {}): Loader {
+  return new Loader(dataset, options);
+}
+
+/**
+ * A loader whose workers misbehave at the given dataset indices (throw, exit the thread, or
+ * hang), for the fault tests. Internal: not exported from the package.
+ */
+export function createLoaderWithFaults(dataset: Dataset, options: LoaderOptions, faults: Record<number, Fault>): Loader {
+  const loader = new Loader(dataset, options);
+  injectedFaults.set(loader, faults);
+  return loader;
 }

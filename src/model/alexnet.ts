@@ -8,6 +8,8 @@
  * the probabilities the evaluator averages.
  */
 import type { Tfjs } from './tfjs.js';
+import { checkChoice, checkInteger, checkNumber, checkOptionsObject, invalid } from '../validate.js';
+import { MODEL_NAMES, type ModelName } from './choices.js';
 import { layerClasses } from './layers.js';
 
 type LayersModel = ReturnType<Tfjs['sequential']>;
@@ -15,7 +17,7 @@ type Tensor = ReturnType<Tfjs['tensor']>;
 type Layer = Parameters<LayersModel['add']>[0];
 
 /** The models {@link createModel} builds. */
-export type ModelName = 'alexnet' | 'alexnet-small';
+export type { ModelName } from './choices.js';
 
 /** Options of {@link createModel}. */
 export interface ModelOptions {
@@ -42,9 +44,10 @@ export interface ModelOptions {
    */
   init?: 'paper' | 'he';
   /**
-   * Seeds the weight initialisers, so two models built with the same seed (and options) have
-   * identical weights. Dropout masks are not seeded: tfjs re-seeds its generator on every
-   * call, so a seeded dropout would drop the same units at every step. Omitted: unseeded.
+   * Seeds the weight initialisers and the dropout masks, so two models built with the same seed
+   * (and options) have identical weights and, trained on the same batches, identical updates.
+   * Masks are drawn per (seed, layer, step): the trainer sets the step (`setDropoutStep`).
+   * Omitted: unseeded weights, and dropout seeded at random.
    */
   seed?: number;
 }
@@ -119,8 +122,9 @@ export interface LayerSpec {
  */
 export function createModel(tf: Tfjs, options: ModelOptions): LayersModel {
   const specs = describeModel(options);
-  const { LocalResponseNormalization, GroupedConv2D } = layerClasses(tf);
+  const { LocalResponseNormalization, GroupedConv2D, SeededDropout } = layerClasses(tf);
   const { inputSize, seed } = options;
+  const dropoutSeed = seed ?? Math.floor(Math.random() * 0x7fffffff);
   const init = options.init ?? (options.name === 'alexnet' ? 'paper' : 'he');
   const model = tf.sequential({ name: options.name === 'alexnet' ? 'alexnet' : 'alexnet_small' });
   let first = true;
@@ -197,7 +201,7 @@ export function createModel(tf: Tfjs, options: ModelOptions): LayersModel {
         });
         break;
       case 'dropout':
-        layer = tf.layers.dropout({ name: spec.name, rate: spec.rate as number });
+        layer = new SeededDropout({ name: spec.name, rate: spec.rate as number, seed: dropoutSeed });
         break;
     }
     model.add(layer);
@@ -289,46 +293,17 @@ export function toProbabilities<T extends Tensor>(tf: Tfjs, logits: T): T {
 }
 
 function validate(options: ModelOptions): void {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`Expected an object for options but received ${describe(options)}`);
-  }
-  if (options.name !== 'alexnet' && options.name !== 'alexnet-small') {
-    throw new TypeError(`Expected 'alexnet' or 'alexnet-small' for options.name but received ${describe(options.name)}`);
-  }
-  integer('numClasses', options.numClasses, 1, 1_000_000);
-  integer('inputSize', options.inputSize, options.name === 'alexnet' ? 64 : 15, 4096);
+  checkOptionsObject(options);
+  checkChoice('options.name', options.name, MODEL_NAMES);
+  checkInteger('options.numClasses', options.numClasses, 1, 1_000_000);
+  checkInteger('options.inputSize', options.inputSize, options.name === 'alexnet' ? 64 : 15, 4096);
   if (options.width !== undefined) {
-    if (typeof options.width !== 'number' || !Number.isFinite(options.width)) {
-      throw new TypeError(`Expected number for options.width but received ${describe(options.width)}`);
-    }
-    if (options.width <= 0 || options.width > 16) {
-      throw new RangeError(`Expected number above 0 and at most 16 for options.width but received ${describe(options.width)}`);
-    }
+    checkNumber('options.width', options.width, 0, 16);
+    if (options.width === 0) invalid('options.width', 'number above 0 and at most 16', options.width, RangeError);
   }
-  if (options.groups !== undefined && options.groups !== 1 && options.groups !== 2) {
-    throw new TypeError(`Expected 1 or 2 for options.groups but received ${describe(options.groups)}`);
-  }
-  if (options.init !== undefined && options.init !== 'paper' && options.init !== 'he') {
-    throw new TypeError(`Expected 'paper' or 'he' for options.init but received ${describe(options.init)}`);
-  }
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isInteger(options.seed))) {
-    throw new TypeError(`Expected integer for options.seed but received ${describe(options.seed)}`);
-  }
-}
-
-function integer(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`Expected integer between ${min} and ${max} for options.${name} but received ${describe(value)}`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(`Expected integer between ${min} and ${max} for options.${name} but received ${describe(value)}`);
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `'${value}' of type string`;
-  return `${String(value)} of type ${typeof value}`;
+  if (options.groups !== undefined && options.groups !== 1 && options.groups !== 2) invalid('options.groups', '1 or 2', options.groups);
+  if (options.init !== undefined) checkChoice('options.init', options.init, ['paper', 'he'] as const);
+  if (options.seed !== undefined) checkInteger('options.seed', options.seed, 0, 0xffffffff);
 }
 
 /** Walks the spatial size through the layers so a too-small input fails here, by name. */

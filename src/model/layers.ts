@@ -70,10 +70,29 @@ export interface GroupedConv2D extends LayerBase {
   readonly activation: 'relu' | 'linear';
 }
 
+/** Options of the {@link SeededDropout} layer. */
+export interface SeededDropoutArgs extends LayerArgs {
+  /** Share of units zeroed at training time (the rest scaled by 1 / (1 - rate)). */
+  rate: number;
+  /** With the layer's name and the step, decides every mask. */
+  seed: number;
+}
+
+/**
+ * The instance side of {@link SeededDropout}: `step` says whose mask the next training call
+ * draws; the trainer sets it to the global step before each step (see {@link setDropoutStep}).
+ */
+export interface SeededDropout extends LayerBase {
+  readonly rate: number;
+  readonly seed: number;
+  step: number;
+}
+
 /** The layer classes bound to one tfjs namespace. */
 export interface LayerClasses {
   LocalResponseNormalization: new (args?: LrnArgs) => LocalResponseNormalization;
   GroupedConv2D: new (args: GroupedConv2DArgs) => GroupedConv2D;
+  SeededDropout: new (args: SeededDropoutArgs) => SeededDropout;
 }
 
 const classesByNamespace = new WeakMap<Tfjs, LayerClasses>();
@@ -236,11 +255,53 @@ export function layerClasses(tf: Tfjs): LayerClasses {
     }
   }
 
+  class SeededDropoutLayer extends tf.layers.Layer implements SeededDropout {
+    static className = 'SeededDropout';
+    readonly rate: number;
+    readonly seed: number;
+    step = 0;
+
+    constructor(args: SeededDropoutArgs) {
+      super(args);
+      this.rate = args.rate;
+      this.seed = args.seed;
+      this.supportsMasking = true;
+    }
+
+    override call(inputs: Tensor | Tensor[], kwargs: Record<string, unknown>): Tensor {
+      const x = single(inputs);
+      if (kwargs?.['training'] !== true || this.rate <= 0) return x;
+      // tfjs seeds its generator from the seed on every call: a fixed seed would drop the same
+      // units at every step, so the mask's seed is (seed, layer, step), a different one per step.
+      return tf.dropout(x, this.rate, undefined, `${this.seed}/${this.name}/${this.step}`);
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return singleShape(inputShape);
+    }
+
+    override getConfig(): ConfigDict {
+      return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+    }
+  }
+
   tf.serialization.registerClass(LrnLayer);
   tf.serialization.registerClass(GroupedConvLayer);
-  const classes: LayerClasses = { LocalResponseNormalization: LrnLayer, GroupedConv2D: GroupedConvLayer };
+  tf.serialization.registerClass(SeededDropoutLayer);
+  const classes: LayerClasses = { LocalResponseNormalization: LrnLayer, GroupedConv2D: GroupedConvLayer, SeededDropout: SeededDropoutLayer };
   classesByNamespace.set(tf, classes);
   return classes;
+}
+
+/**
+ * Makes every {@link SeededDropout} layer of `model` draw the masks of global step `step` at
+ * its next training call: masks are then a pure function of (seed, layer, step), so a run is
+ * reproducible, and a resumed run draws the masks the uninterrupted run would have.
+ */
+export function setDropoutStep(model: { layers: readonly LayerBase[] }, step: number): void {
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'SeededDropout') (layer as SeededDropout).step = step;
+  }
 }
 
 interface LayerVariableLike {

@@ -16,7 +16,7 @@
  * kernel was as fast or faster (alexnet-small conv1: 0.73 vs 1.15 s), so it is kept there.
  */
 import type { Conv2DBackpropFilterAttrs, KernelConfig, KernelFunc, LRNGradAttrs, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
-import { trainingKernels } from '../train/wasm-kernels.js';
+import { trainingKernels } from './wasm-kernels.js';
 import type { Tfjs } from './tfjs.js';
 
 const BACKEND = 'webgpu';

@@ -3,7 +3,7 @@
  * `sampleParams` is the single source of every random choice of a sample: workers call it,
  * and so do the preview and the tests, so they always agree.
  */
-import type { Mode, DType, Layout, ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options.js';
 import { SampleRng } from '../random.js';
 import type { Affine } from '../stages/fused.js';
 import type { PatchParams } from '../stages/image.js';
@@ -12,17 +12,7 @@ import { sampleFlip } from '../stages/flip.js';
 import { sampleLighting, type LightingParams } from '../stages/lighting.js';
 
 /** Everything a worker needs to turn a prepared image into output patches. Plain data (crosses threads). */
-export interface Plan {
-  mode: Mode;
-  rescale: number;
-  crop: number;
-  flip: boolean;
-  lighting: { eigenvalues: number[]; eigenvectors: number[][] } | false;
-  lightingStd: number;
-  normalize: { mean: number[]; std: number[] } | false;
-  dtype: DType;
-  layout: Layout;
-  seed: number;
+export interface Plan extends Pick<ResolvedOptions, 'mode' | 'rescale' | 'crop' | 'flip' | 'lighting' | 'lightingStd' | 'normalize' | 'dtype' | 'layout' | 'seed'> {
   /** 1, or 10 in ten-crop mode. */
   patchesPerImage: number;
   /** Elements (not bytes) of one patch: crop * crop * 3. */

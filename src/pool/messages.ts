@@ -1,7 +1,8 @@
 /** What crosses between the main thread and the workers. Plain, cloneable data only. */
+import type { ShardStore } from '../dataset/types.js';
 import type { SampleFailure } from '../errors.js';
 import type { Plan } from '../pipeline/plan.js';
-import type { DecodeSettings } from '../stages/decode.js';
+import type { DecodeSettings } from '../stages/load.js';
 
 /** Test-only fault injection, by dataset index: what the worker does when it reaches that sample. */
 export type Fault = 'throw' | 'exit' | 'hang';
@@ -16,6 +17,8 @@ export interface WorkerConfig {
   memoryCache: MemoryCacheHandle | null;
   /** Disk cache, when `cache: { dir }`. */
   diskCache: DiskCacheHandle | null;
+  /** Where samples with a `source` are read from (WebDataset shards). */
+  shards?: ShardStore | null;
 }
 
 /** The memory cache: one record of `rescale * rescale * 3` bytes per dataset index. */
@@ -43,6 +46,8 @@ export interface BatchTask {
   /** Dataset index of each sample. */
   indices: number[];
   paths: string[];
+  /** (shard, offset, length) per sample when the samples live in shards (`config.shards`). */
+  ranges?: number[];
   /** Image position of each sample in the batch. */
   positions: number[];
   images: SharedArrayBuffer;
@@ -52,16 +57,8 @@ export interface BatchTask {
   progress?: SharedArrayBuffer;
 }
 
-/** Per-image colour sums for {@link fitColourStats}. */
-export interface StatsTask {
-  kind: 'stats';
-  indices: number[];
-  paths: string[];
-  progress?: SharedArrayBuffer;
-}
-
 /** Any task. */
-export type Task = BatchTask | StatsTask;
+export type Task = BatchTask;
 
 /** Result of a {@link BatchTask}: one entry per sample, `null` when it went well. */
 export interface BatchResult {
@@ -71,10 +68,4 @@ export interface BatchResult {
   /** Calls into the decoder (0 for samples served from a cache). */
   decodes: number;
   cacheHits: number;
-}
-
-/** Result of a {@link StatsTask}: 10 float64 per sample (sums R, G, B, RR, GG, BB, RG, RB, GB, pixels). */
-export interface StatsResult {
-  failures: Array<SampleFailure | null>;
-  sums: Float64Array;
 }

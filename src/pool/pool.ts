@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { reasonOf, type SampleFailure } from '../errors.js';
-import { configureSharp } from '../stages/prepare.js';
-import type { BatchResult, BatchTask, StatsResult, StatsTask, WorkerConfig } from './messages.js';
+import { configureSharp } from './sharp.js';
+import type { BatchResult, BatchTask, WorkerConfig } from './messages.js';
 
 /** Per-sample progress state set by the worker: the sample's work has begun. */
 const SAMPLE_STARTED = 1;
@@ -31,9 +31,6 @@ export interface PoolOptions {
   /** Seconds one sample may take before its task is abandoned (the worker is replaced). */
   sampleTimeout: number;
 }
-
-type AnyTask = BatchTask | StatsTask;
-type ResultOf<T extends AnyTask> = T extends BatchTask ? BatchResult : StatsResult;
 
 /** A fixed-size pool of decoding workers. */
 export class WorkerPool {
@@ -79,29 +76,29 @@ export class WorkerPool {
    * Runs a task. Never rejects for a sample's sake: whole-task failures are retried per
    * sample and reported as that sample's failure (`WORKER` or `TIMEOUT`).
    */
-  run<T extends AnyTask>(task: T): Promise<ResultOf<T>> {
+  run(task: BatchTask): Promise<BatchResult> {
     const promise = this.#runWithRetry(task);
     this.#pending.add(promise);
     void promise.finally(() => this.#pending.delete(promise)).catch(() => undefined);
     return promise;
   }
 
-  async #runWithRetry<T extends AnyTask>(task: T): Promise<ResultOf<T>> {
+  async #runWithRetry(task: BatchTask): Promise<BatchResult> {
     const whole = await this.#attempt(task);
-    if (whole.ok) return whole.result as ResultOf<T>;
-    if (task.indices.length === 1) return failedResult(task, whole.failure) as ResultOf<T>;
+    if (whole.ok) return whole.result;
+    if (task.indices.length === 1) return failedResult(task, whole.failure);
     const parts = await Promise.all(task.indices.map(async (_, j) => {
-      const single = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!], ...('positions' in task ? { positions: [task.positions[j]!] } : {}) } as T;
+      const single: BatchTask = { ...task, indices: [task.indices[j]!], paths: [task.paths[j]!], positions: [task.positions[j]!] };
       // After a timeout, a sample that had started and never finished is the one that hangs:
       // attribute it now instead of waiting a second watchdog period for it alone.
-      if (whole.failure.code === 'TIMEOUT' && whole.states?.[j] === SAMPLE_STARTED) return failedResult(single, whole.failure) as ResultOf<T>;
+      if (whole.failure.code === 'TIMEOUT' && whole.states?.[j] === SAMPLE_STARTED) return failedResult(single, whole.failure);
       const attempt = await this.#attempt(single);
-      return attempt.ok ? (attempt.result as ResultOf<T>) : (failedResult(single, attempt.failure) as ResultOf<T>);
+      return attempt.ok ? attempt.result : failedResult(single, attempt.failure);
     }));
-    return mergeResults(task, parts) as ResultOf<T>;
+    return mergeResults(parts);
   }
 
-  async #attempt(task: AnyTask): Promise<{ ok: true; result: BatchResult | StatsResult } | { ok: false; failure: SampleFailure; states?: Int32Array }> {
+  async #attempt(task: BatchTask): Promise<{ ok: true; result: BatchResult } | { ok: false; failure: SampleFailure; states?: Int32Array }> {
     if (this.#closed) return { ok: false, failure: { code: 'WORKER', stage: 'worker', reason: 'the loader was closed' } };
     // The watchdog looks at progress, not at the clock since submission: a task may wait in
     // the queue behind others. The worker marks when it starts and counts finished samples.
@@ -128,7 +125,7 @@ export class WorkerPool {
     };
     watchdog = setTimeout(check, periodMs / 4);
     try {
-      const result = (await this.#piscina.run({ ...task, progress: progress.buffer }, { signal: controller.signal })) as BatchResult | StatsResult;
+      const result = (await this.#piscina.run({ ...task, progress: progress.buffer }, { signal: controller.signal })) as BatchResult;
       return { ok: true, result };
     } catch (error) {
       if (timedOut) {
@@ -157,25 +154,15 @@ export class WorkerPool {
 }
 
 /** The result of a task whose every sample failed with `failure`. */
-function failedResult(task: AnyTask, failure: SampleFailure): BatchResult | StatsResult {
-  const failures = task.indices.map(() => failure);
-  return task.kind === 'batch'
-    ? { failures, decodeMs: 0, decodes: 0, cacheHits: 0 }
-    : { failures, sums: new Float64Array(task.indices.length * 10) };
+function failedResult(task: BatchTask, failure: SampleFailure): BatchResult {
+  return { failures: task.indices.map(() => failure), decodeMs: 0, decodes: 0, cacheHits: 0 };
 }
 
-function mergeResults(task: AnyTask, parts: Array<BatchResult | StatsResult>): BatchResult | StatsResult {
-  const failures = parts.flatMap((part) => part.failures);
-  if (task.kind === 'stats') {
-    const sums = new Float64Array(task.indices.length * 10);
-    parts.forEach((part, j) => sums.set((part as StatsResult).sums.subarray(0, 10), j * 10));
-    return { failures, sums };
-  }
-  const batchParts = parts as BatchResult[];
+function mergeResults(parts: BatchResult[]): BatchResult {
   return {
-    failures,
-    decodeMs: batchParts.reduce((sum, part) => sum + part.decodeMs, 0),
-    decodes: batchParts.reduce((sum, part) => sum + part.decodes, 0),
-    cacheHits: batchParts.reduce((sum, part) => sum + part.cacheHits, 0),
+    failures: parts.flatMap((part) => part.failures),
+    decodeMs: parts.reduce((sum, part) => sum + part.decodeMs, 0),
+    decodes: parts.reduce((sum, part) => sum + part.decodes, 0),
+    cacheHits: parts.reduce((sum, part) => sum + part.cacheHits, 0),
   };
 }

@@ -9,38 +9,17 @@ import { performance } from 'node:perf_hooks';
 import { reasonOf, type SampleFailure } from '../errors.js';
 import { sampleParams } from '../pipeline/plan.js';
 import { writePatch } from '../stages/fused.js';
-import { decodeFile } from '../stages/decode.js';
-import { configureSharp } from '../stages/prepare.js';
+import { decodeFile } from '../stages/load.js';
+import { forEachLimited } from '../limit.js';
+import { configureSharp } from './sharp.js';
+import { decodeRead, TaskRanges } from '../stages/read-range.js';
 import { readCached, claimCacheRecord, writeCached } from './cache-io.js';
-import type { BatchResult, BatchTask, StatsResult, StatsTask, Task, WorkerConfig } from './messages.js';
+import type { BatchResult, BatchTask, Task, WorkerConfig } from './messages.js';
 
 // Loaders were blocked process-wide by the thread that started the pool (WorkerPool's constructor).
 configureSharp({ blockLoaders: false });
 const config = workerData as WorkerConfig;
 const { plan } = config;
-
-/**
- * Runs `work(i)` for i in [0, count) with at most `limit` running at once. Rejects only after
- * every lane has stopped: a lane still running after its task settled could write into a batch
- * buffer that has since been handed to another batch.
- */
-async function forEachLimited(count: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const lanes = Array.from({ length: Math.min(limit, count) }, async () => {
-    while (next < count && !failed) {
-      try {
-        await work(next++);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  });
-  const settled = await Promise.allSettled(lanes);
-  const rejected = settled.find((outcome) => outcome.status === 'rejected');
-  if (rejected) throw (rejected as PromiseRejectedResult).reason;
-}
 
 function injectFault(index: number): Promise<void> | void {
   const fault = config.faults[index];
@@ -51,7 +30,7 @@ function injectFault(index: number): Promise<void> | void {
 }
 
 /** The prepared `rescale x rescale x 3` image of a sample: from a cache if there, else decoded. */
-async function prepared(index: number, path: string): Promise<
+async function prepared(index: number, path: string, ranges: TaskRanges | null, j: number): Promise<
   ({ ok: true; pixels: Uint8Array } | { ok: false; failure: SampleFailure }) & { decoded: boolean; ms: number }
 > {
   const started = performance.now();
@@ -59,7 +38,7 @@ async function prepared(index: number, path: string): Promise<
   if (cached.kind === 'hit') return { ok: true, pixels: cached.pixels, decoded: false, ms: performance.now() - started };
   if (cached.kind === 'failed') return { ok: false, failure: cached.failure, decoded: false, ms: performance.now() - started };
   const claimed = claimCacheRecord(config, index);
-  const result = await decodeFile(path, config.decode);
+  const result = ranges ? await decodeRead(path, await ranges.read(j), config.decode) : await decodeFile(path, config.decode);
   const outcome = result.ok ? { ok: true as const, pixels: result.image.data } : result;
   if (claimed) await writeCached(config, index, outcome);
   return { ...outcome, decoded: true, ms: performance.now() - started };
@@ -69,15 +48,26 @@ async function prepared(index: number, path: string): Promise<
  * {@link prepared}, with the hang watchdog told when the sample starts and finishes:
  * `progress` is [task started, samples finished, then per sample 0 waiting / 1 started / 2 finished].
  */
-async function preparedWithProgress(progress: Int32Array | null, j: number, index: number, path: string): ReturnType<typeof prepared> {
+async function preparedWithProgress(progress: Int32Array | null, j: number, index: number, path: string, ranges: TaskRanges | null): ReturnType<typeof prepared> {
   if (progress) Atomics.store(progress, 2 + j, 1);
   await injectFault(index);
-  const source = await prepared(index, path);
+  const source = await prepared(index, path, ranges, j);
   if (progress) {
     Atomics.store(progress, 2 + j, 2);
     Atomics.add(progress, 1, 1);
   }
   return source;
+}
+
+/** Requests one task reads ahead at once (S3 and nginx serve many in parallel; bounded per worker). */
+const READ_AHEAD = 8;
+
+function rangesOf(task: Task): TaskRanges | null {
+  if (!task.ranges || !config.shards) return null;
+  const ranges = new TaskRanges(config.shards, task.ranges, config.decode.maxFileBytes);
+  // With a cache, most samples never need their bytes: read only what is asked for.
+  if (!config.memoryCache && !config.diskCache) ranges.readAhead(READ_AHEAD);
+  return ranges;
 }
 
 function progressOf(task: Task): Int32Array | null {
@@ -89,6 +79,7 @@ function progressOf(task: Task): Int32Array | null {
 
 async function runBatch(task: BatchTask): Promise<BatchResult> {
   const progress = progressOf(task);
+  const ranges = rangesOf(task);
   const images = plan.dtype === 'float32' ? new Float32Array(task.images) : new Uint8Array(task.images);
   const offsets = new Float32Array(task.offsets);
   const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
@@ -98,7 +89,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
   await forEachLimited(task.indices.length, config.inFlight, async (j) => {
     const index = task.indices[j]!;
     const position = task.positions[j]!;
-    const source = await preparedWithProgress(progress, j, index, task.paths[j]!);
+    const source = await preparedWithProgress(progress, j, index, task.paths[j]!, ranges);
     decodeMs += source.ms;
     if (source.decoded) decodes++;
     else cacheHits++;
@@ -123,30 +114,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
   return { failures, decodeMs, decodes, cacheHits };
 }
 
-async function runStats(task: StatsTask): Promise<StatsResult> {
-  const progress = progressOf(task);
-  const sums = new Float64Array(task.indices.length * 10);
-  const failures: Array<SampleFailure | null> = new Array(task.indices.length).fill(null);
-  await forEachLimited(task.indices.length, config.inFlight, async (j) => {
-    const source = await preparedWithProgress(progress, j, task.indices[j]!, task.paths[j]!);
-    if (!source.ok) {
-      failures[j] = source.failure;
-      return;
-    }
-    const pixels = source.pixels;
-    let r = 0, g = 0, b = 0, rr = 0, gg = 0, bb = 0, rg = 0, rb = 0, gb = 0;
-    for (let i = 0; i < pixels.length; i += 3) {
-      const red = pixels[i]!, green = pixels[i + 1]!, blue = pixels[i + 2]!;
-      r += red; g += green; b += blue;
-      rr += red * red; gg += green * green; bb += blue * blue;
-      rg += red * green; rb += red * blue; gb += green * blue;
-    }
-    sums.set([r, g, b, rr, gg, bb, rg, rb, gb, pixels.length / 3], j * 10);
-  });
-  return { failures, sums };
-}
-
 /** piscina calls this for every task. */
-export default async function run(task: Task): Promise<BatchResult | StatsResult> {
-  return task.kind === 'batch' ? runBatch(task) : runStats(task);
+export default async function run(task: Task): Promise<BatchResult> {
+  return runBatch(task);
 }

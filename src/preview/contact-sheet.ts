@@ -12,7 +12,8 @@ import sharp from 'sharp';
 import type { CreateText, OutputInfo, OverlayOptions } from 'sharp';
 import type { Dataset } from '../dataset/types.js';
 import type { Batch } from '../loader/batch.js';
-import { checkBoolean, checkInteger, checkRgb, invalid, type Mode } from '../options.js';
+import type { Mode } from '../options.js';
+import { checkBoolean, checkInteger, checkRgb, invalid } from '../validate.js';
 import { sampleParams, type Plan } from '../pipeline/plan.js';
 
 /** Height of the header strip (mode, seed, epoch, dataset), px. */
@@ -130,11 +131,8 @@ export interface ContactSheetSource {
   readonly dataset: Dataset;
 }
 
-/** Internal knobs for tests. Not part of the public API. */
-export interface ContactSheetInternals {
-  /** Replaces sharp's text rendering (to simulate a machine without Pango or fonts). */
-  renderText?: (options: CreateText) => Promise<{ data: Buffer; info: OutputInfo }>;
-}
+/** How captions are rendered: sharp's text (Pango); replaced in tests to simulate a machine without fonts. */
+type RenderText = (options: CreateText) => Promise<{ data: Buffer; info: OutputInfo }>;
 
 /**
  * Draws a batch as a contact sheet PNG: every patch as the model sees it (normalisation undone,
@@ -159,11 +157,16 @@ export interface ContactSheetInternals {
  * }
  * await loader.close();
  */
-export async function contactSheet(
+export function contactSheet(source: ContactSheetSource, batch: Batch, options: ContactSheetOptions = {}): Promise<ContactSheet> {
+  return drawContactSheet(source, batch, options, defaultRenderText);
+}
+
+/** {@link contactSheet} with the caption renderer given (for tests). Internal: not exported from the package. */
+export async function drawContactSheet(
   source: ContactSheetSource,
   batch: Batch,
-  options: ContactSheetOptions = {},
-  internals: ContactSheetInternals = {},
+  options: ContactSheetOptions,
+  renderText: RenderText,
 ): Promise<ContactSheet> {
   const { plan } = source;
   const background = options.background === undefined ? ([30, 30, 34] as const) : checkRgb('options.background', options.background);
@@ -182,7 +185,7 @@ export async function contactSheet(
 
   let captionError: string | null = null;
   if (wantCaptions) {
-    const text = new TextPainter(internals.renderText ?? defaultRenderText);
+    const text = new TextPainter(renderText);
     try {
       await text.probe();
       overlays.push(...(await captionOverlays(text, source, batch, layout, options.name)));
@@ -236,7 +239,7 @@ function tilePixels(plan: Readonly<Plan>, batch: Batch, t: number, mapping: Int3
   const mean = plan.normalize ? plan.normalize.mean : [0, 0, 0];
   const std = plan.normalize ? plan.normalize.std : [1, 1, 1];
   // uint8 batches leave lighting and normalisation to `offsets`: apply them so both dtypes look the same.
-  const offsets = batch.images instanceof Uint8Array ? batch.offsets.subarray(image * 6, image * 6 + 6) : null;
+  const offsets = batch.images instanceof Uint8Array ? batch.affine.subarray(image * 6, image * 6 + 6) : null;
   const patch = new Uint8Array(area * 3);
   for (let c = 0; c < 3; c++) {
     const m = mean[c]!;
@@ -292,10 +295,10 @@ interface RenderedText {
 
 /** Single lines of Pango markup as raw RGBA, fitted into a box (shortened, then clipped). */
 class TextPainter {
-  #render: NonNullable<ContactSheetInternals['renderText']>;
+  #render: RenderText;
   #cache = new Map<string, RenderedText>();
 
-  constructor(render: NonNullable<ContactSheetInternals['renderText']>) {
+  constructor(render: RenderText) {
     this.#render = render;
   }
 

@@ -1,39 +1,76 @@
 /**
- * read -> sniff -> prepare for one file: the deterministic first half of the recipe.
- * Workers call this; so can tests and tools, in any thread (after `configureSharp()`).
+ * Stage `prepare` (deterministic, no random draws): decode, apply the EXIF orientation,
+ * make 3-channel sRGB, rescale the shorter side to `rescale` and keep the centre
+ * `rescale x rescale` square, as raw uint8 RGB. One sharp call per image: sharp's cost is
+ * mostly per call (../shared/notes/performance.md), and libvips shrinks JPEGs on load.
  */
-import type { ImageFormat, ResolvedOptions } from '../options.js';
-import { prepareImage, type PrepareResult, type PrepareSettings } from './prepare.js';
-import { readImageFile } from './read.js';
-import { checkFormat } from './sniff.js';
+import sharp from 'sharp';
+import type { SampleFailure } from '../errors.js';
+import type { FailOn, ResizeKernel } from '../options.js';
+import type { RawImage } from './image.js';
 
-/** Settings of {@link decodeFile}. */
-export interface DecodeSettings extends PrepareSettings {
-  formats: readonly ImageFormat[];
-  allowMisnamed: boolean;
-  maxFileBytes: number;
+/** Settings of the prepare stage. */
+export interface PrepareSettings {
+  rescale: number;
+  kernel: ResizeKernel;
+  background: readonly [number, number, number];
+  limitInputPixels: number;
+  failOn: FailOn;
+  /** Seconds. */
+  sampleTimeout: number;
 }
 
-/** The decode settings a loader's options ask for. */
-export function decodeSettings(options: ResolvedOptions): DecodeSettings {
-  return {
-    rescale: options.rescale,
-    kernel: options.kernel,
-    background: options.background,
-    limitInputPixels: options.limitInputPixels,
-    failOn: options.failOn,
-    sampleTimeout: options.sampleTimeout,
-    formats: options.formats,
-    allowMisnamed: options.allowMisnamed,
-    maxFileBytes: options.maxFileBytes,
-  };
+/** Outcome of prepare: a `rescale x rescale x 3` uint8 image, or why not. */
+export type PrepareResult = { ok: true; image: RawImage<Uint8Array> } | { ok: false; failure: SampleFailure };
+
+/**
+ * Decodes and prepares one image.
+ * Inputs smaller than `rescale` are upscaled; any aspect ratio gives exactly
+ * `rescale x rescale` (libvips computes only the kept square, so a 1 x 5000 line costs little).
+ */
+export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings): Promise<PrepareResult> {
+  const { rescale } = settings;
+  try {
+    const { data, info } = await sharp(bytes, {
+      limitInputPixels: settings.limitInputPixels,
+      failOn: settings.failOn,
+      sequentialRead: true,
+      pages: 1,
+      page: 0,
+    })
+      .autoOrient()
+      .flatten({ background: { r: settings.background[0], g: settings.background[1], b: settings.background[2] } })
+      .resize(rescale, rescale, { fit: 'cover', position: 'centre', kernel: settings.kernel })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .timeout({ seconds: Math.max(1, Math.ceil(settings.sampleTimeout)) })
+      .toBuffer({ resolveWithObject: true });
+    if (info.width !== rescale || info.height !== rescale || info.channels !== 3) {
+      return { ok: false, failure: { code: 'DECODE', stage: 'decode', reason: `decoder produced ${info.width}x${info.height}x${info.channels}, expected ${rescale}x${rescale}x3` } };
+    }
+    return { ok: true, image: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: rescale, height: rescale, channels: 3 } };
+  } catch (error) {
+    const failure = decodeFailure(error);
+    if (failure.code === 'PIXEL_LIMIT') failure.reason += ` (limitInputPixels is ${settings.limitInputPixels})`;
+    if (failure.code === 'TIMEOUT') failure.reason += ` (sampleTimeout is ${settings.sampleTimeout} s)`;
+    return { ok: false, failure };
+  }
 }
 
-/** Reads, checks and prepares one image file into a `rescale x rescale x 3` uint8 square. */
-export async function decodeFile(path: string, settings: DecodeSettings): Promise<PrepareResult> {
-  const read = await readImageFile(path, settings.maxFileBytes);
-  if (!read.ok) return read;
-  const format = checkFormat(path, read.bytes, settings.formats, settings.allowMisnamed);
-  if (!format.ok) return format;
-  return prepareImage(read.bytes, settings);
+/** Maps sharp's error messages onto patchstream's codes. */
+export function decodeFailure(error: unknown): SampleFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = message.split('\n');
+  // With failOn 'warning' sharp may say only "Warning treated as error due to failOn setting" on
+  // the first line and put libvips' warnings (the actual reason) on the next ones. Best effort:
+  // sharp's warning queue is process-wide, so with decodes in flight in other threads a warning
+  // can be missing here or come from another file that failed at the same time.
+  const reason = /^Warning treated as error/.test(lines[0] ?? '') && lines.length > 1
+    ? `${lines[0]}: ${lines.slice(1).filter(Boolean).join('; ')}`
+    : (lines[0] ?? message);
+  if (/exceeds pixel limit/i.test(message)) return { code: 'PIXEL_LIMIT', stage: 'decode', reason };
+  if (/timeout/i.test(message)) return { code: 'TIMEOUT', stage: 'decode', reason };
+  if (/unsupported image format/i.test(message)) return { code: 'UNSUPPORTED', stage: 'decode', reason };
+  return { code: 'DECODE', stage: 'decode', reason };
 }

@@ -16,7 +16,7 @@ export interface Affine {
 /**
  * Writes one patch. With a `Float32Array` output the affine map is applied; with a
  * `Uint8Array` output the pixels are copied as they are (the consumer applies the affine map,
- * see `batch.offsets`).
+ * see `batch.affine`).
  * @param source prepared image, `rescale x rescale x 3` uint8, interleaved
  * @param outputOffset element offset of the patch in `output`
  */

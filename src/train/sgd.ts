@@ -10,6 +10,7 @@
  * copy: one learning rate for all, as the paper writes it). The default `decay` predicate
  * follows Caffe: no decay for variables whose name ends in `bias`.
  */
+import { checkNumber } from '../validate.js';
 import type { Tfjs } from '../model/tfjs.js';
 
 type Tensor = ReturnType<Tfjs['tensor']>;
@@ -268,8 +269,5 @@ export function trainableVariables(model: LayersModel): Variable[] {
 }
 
 function checkRate(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`Expected finite number >= 0 for options.${name} but received ${String(value)} of type ${typeof value}`);
-  }
-  return value;
+  return checkNumber(`options.${name}`, value, 0, 1e6);
 }

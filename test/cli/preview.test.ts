@@ -10,7 +10,7 @@ import type { Batch } from '../../src/loader/batch.js';
 import { createLoader, type Loader } from '../../src/loader/loader.js';
 import type { LoaderOptions } from '../../src/options.js';
 import { sampleParams } from '../../src/pipeline/plan.js';
-import { CAPTION_HEIGHT, contactSheet, contactSheetLayout, HEADER_HEIGHT, LABEL_HEIGHT, ROW_CAPTION_HEIGHT } from '../../src/preview/contact-sheet.js';
+import { CAPTION_HEIGHT, contactSheet, contactSheetLayout, drawContactSheet, HEADER_HEIGHT, LABEL_HEIGHT, ROW_CAPTION_HEIGHT } from '../../src/preview/contact-sheet.js';
 import { temporaryFolder } from '../helpers.js';
 
 const BACKGROUND = [30, 30, 34];
@@ -169,7 +169,7 @@ describe('contactSheet()', () => {
     expect(largest).toBeGreaterThan(0);
   });
 
-  it('contactSheet() - a uint8 batch (lighting and normalisation left in batch.offsets) draws like the float32 one', async () => {
+  it('contactSheet() - a uint8 batch (lighting and normalisation left in batch.affine) draws like the float32 one', async () => {
     const float = await firstBatch({ mode: 'train', batchSize: 3, seed: 5 });
     const bytes = await firstBatch({ mode: 'train', batchSize: 3, seed: 5, dtype: 'uint8' });
     const a = await decode((await contactSheet(float.loader, float.batch, { captions: false })).png);
@@ -183,7 +183,7 @@ describe('contactSheet()', () => {
   it('contactSheet() - captions draw text in the strips; without text rendering the same sheet comes without them', async () => {
     const { loader, batch } = await firstBatch({ mode: 'centre', batchSize: 4 });
     const drawn = await contactSheet(loader, batch);
-    const failing = await contactSheet(loader, batch, {}, { renderText: () => Promise.reject(new Error('VipsOperation: class "text" not found')) });
+    const failing = await drawContactSheet(loader, batch, {}, () => Promise.reject(new Error('VipsOperation: class "text" not found')));
     const none = await contactSheet(loader, batch, { captions: false });
     expect(drawn).toMatchObject({ captions: true, captionError: null });
     expect(failing).toMatchObject({ captions: false, captionError: 'VipsOperation: class "text" not found', width: drawn.width, height: drawn.height, tiles: 4 });

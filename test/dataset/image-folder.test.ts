@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 
 import { DatasetError } from '../../src/errors.js';
 import { imageFolder } from '../../src/dataset/image-folder.js';
+import { rejection } from '../helpers.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'patchstream-image-folder-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -29,14 +30,6 @@ function relative(root: string, samples: { path: string; label: number }[]): [st
   return samples.map((sample) => [path.relative(root, sample.path), sample.label]);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<DatasetError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(DatasetError);
-  return error as DatasetError;
-}
 
 describe('imageFolder()', () => {
   test('imageFolder() - labels follow sorted class names, not readdir order', async () => {

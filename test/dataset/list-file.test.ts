@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { DatasetError } from '../../src/errors.js';
 import { listFile } from '../../src/dataset/list-file.js';
+import { rejection } from '../helpers.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'patchstream-list-file-'));
 const root = path.join(base, 'root');
@@ -37,14 +38,6 @@ function list(content: string | Buffer, folder = root): string {
   return file;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<DatasetError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(DatasetError);
-  return error as DatasetError;
-}
 
 const at = (file: string): string => path.join(root, file);
 

@@ -47,7 +47,7 @@ describe('evaluate()', () => {
     };
     const dataset = { samples: [{ path, label: 1 }, { path, label: 0 }], classes: ['a', 'b', 'c'] };
     const before = tf.memory().numTensors;
-    const tenCrop = await evaluate(stub, dataset, { mode: 'ten-crop', rescale: 32, crop: 16, normalize: false, batchSize: 2, workers: 1 });
+    const tenCrop = await evaluate(stub, dataset, { mode: 'ten-crop', loader: { rescale: 32, crop: 16, normalize: false, batchSize: 2, workers: 1 } });
     expect(tf.memory().numTensors).toBe(before);
     expect(seen).toEqual([...ORDER, ...ORDER]);
     // Averaged probabilities pick class 1: image 0 (label 1) is right, image 1 (label 0) is wrong.
@@ -57,9 +57,13 @@ describe('evaluate()', () => {
     expect(tenCrop.top5Error).toBe(0);
 
     seen.length = 0;
-    const centre = await evaluate(stub, dataset, { mode: 'centre', rescale: 32, crop: 16, normalize: false, batchSize: 2, workers: 1 });
+    const centre = await evaluate(stub, dataset, { mode: 'centre', loader: { rescale: 32, crop: 16, normalize: false, batchSize: 2, workers: 1 } });
     expect(seen).toEqual(['8,8', '8,8']);
     expect(centre.top1Error).toBe(0.5);
     expect(centre.confusion).toEqual([[1, 0, 0], [1, 0, 0], [0, 0, 0]]);
+    // The ten-crop pass's own centre figure is the centre patch alone (MILD_0 votes class 0), as
+    // the separate centre pass found, without decoding the images twice.
+    expect(tenCrop.centre).toMatchObject({ mode: 'centre', images: 2, top1Error: 0.5, confusion: centre.confusion });
+    expect(centre.centre).toBeUndefined();
   });
 });

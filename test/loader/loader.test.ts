@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoader } from '../../src/loader/loader.js';
+import { createLoader, createLoaderWithFaults } from '../../src/loader/loader.js';
 import { SampleError, SkipBudgetError } from '../../src/errors.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import { collect, colourIndex, coordinatePng, indexDataset, temporaryFolder, texturedDataset } from '../helpers.js';
@@ -86,6 +86,27 @@ describe('createLoader() batches', () => {
     await loader.close();
   });
 
+  it('for await (const batch of loader) - one epoch per pass: epoch 0, then epoch 1, as epoch(e) gives them', async () => {
+    const loader = createLoader(textured, { ...small, batchSize: 16, workers: 2, seed: 6 });
+    const reference = createLoader(textured, { ...small, batchSize: 16, workers: 2, seed: 6 });
+    for (const epoch of [0, 1]) {
+      const passed: Int32Array[] = [];
+      for await (const batch of loader) passed.push(batch.indices.slice());
+      const expected = (await collect(reference.epoch(epoch))).map((batch) => batch.indices);
+      expect(passed.length, `pass ${epoch} is one epoch of ${expected.length} batches`).toBe(expected.length);
+      expect(passed).toEqual(expected);
+    }
+    await loader.close();
+    await reference.close();
+  });
+
+  it("loader.epoch() - after close() throws the documented CLOSED error", async () => {
+    const loader = createLoader(textured, { ...small, batchSize: 16, workers: 1 });
+    await loader.close();
+    expect(() => loader.epoch(0)).toThrow(expect.objectContaining({ code: 'CLOSED', name: 'PatchstreamError' }));
+    expect(() => loader.stream(0)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+  });
+
   it('createLoader() - dropLast, batch count and the short last batch', async () => {
     const loader = createLoader(indexed, { ...small, batchSize: 25, workers: 1, mode: 'centre' });
     expect(loader.length).toBe(4);
@@ -132,12 +153,13 @@ describe('createLoader() batches', () => {
     const [u] = await collect(bytes.epoch(2));
     expect(f!.shape).toEqual([40, 3, 24, 24]);
     expect(u!.indices).toEqual(f!.indices);
+    expect(u!.offsets, 'the deprecated alias is the same array').toBe(u!.affine);
     let worst = 0;
     const plane = 24 * 24;
     for (let k = 0; k < 40; k++) {
       for (let c = 0; c < 3; c++) {
-        const scale = u!.offsets[k * 6 + c]!;
-        const bias = u!.offsets[k * 6 + 3 + c]!;
+        const scale = u!.affine[k * 6 + c]!;
+        const bias = u!.affine[k * 6 + 3 + c]!;
         for (let i = 0; i < plane; i++) {
           const at = k * 3 * plane + c * plane + i;
           worst = Math.max(worst, Math.abs(u!.images[at]! * scale + bias - f!.images[at]!));
@@ -286,7 +308,7 @@ describe('createLoader() errors', () => {
   });
 
   it('createLoader() - a worker that throws or exits is replaced and only its sample is attributed', async () => {
-    const loader = createLoader(indexed, { ...small, batchSize: 10, workers: 2, onError: 'skip', mode: 'centre' }, { faults: { 7: 'throw', 23: 'exit' } });
+    const loader = createLoaderWithFaults(indexed, { ...small, batchSize: 10, workers: 2, onError: 'skip', mode: 'centre' }, { 7: 'throw', 23: 'exit' });
     let total = 0;
     for await (const batch of loader.epoch(0)) {
       total += batch.labels.length;
@@ -304,7 +326,7 @@ describe('createLoader() errors', () => {
   });
 
   it('createLoader() - a decode that hangs fails with TIMEOUT instead of hanging', async () => {
-    const loader = createLoader(indexed, { ...small, batchSize: 6, workers: 1, onError: 'skip', mode: 'centre', sampleTimeout: 0.5 }, { faults: { 4: 'hang' } });
+    const loader = createLoaderWithFaults(indexed, { ...small, batchSize: 6, workers: 1, onError: 'skip', mode: 'centre', sampleTimeout: 0.5 }, { 4: 'hang' });
     let total = 0;
     for await (const batch of loader.epoch(0)) total += batch.labels.length;
     expect(total).toBe(89);

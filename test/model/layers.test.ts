@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { layerClasses } from '../../src/model/layers.js';
+import { layerClasses, setDropoutStep } from '../../src/model/layers.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -85,5 +85,29 @@ describe('layerClasses()', () => {
     expect(maxAbsDiff(y.dataSync(), expected)).toBeLessThan(1e-4);
     expect((y.dataSync()[0] as number)).toBeCloseTo(10 / 2.14 ** 0.75, 4);
     tf.dispose([x, y]);
+  });
+
+  it('SeededDropout - masks are a function of (seed, layer, step): same step same mask, next step another; identity at inference', () => {
+    const { SeededDropout } = layerClasses(tf);
+    const x = tf.ones([4, 64]);
+    const layer = new SeededDropout({ name: 'drop', rate: 0.5, seed: 11 });
+    const twin = new SeededDropout({ name: 'drop', rate: 0.5, seed: 11 });
+    const masks = (l: typeof layer, step: number) => {
+      l.step = step;
+      return Array.from((l.apply(x, { training: true }) as tf.Tensor).dataSync());
+    };
+    const first = masks(layer, 0);
+    expect(new Set(first)).toEqual(new Set([0, 2])); // inverted dropout: kept units scaled by 1 / (1 - rate)
+    const zeros = first.filter((v) => v === 0).length;
+    expect(zeros).toBeGreaterThan(64); // about half of 256
+    expect(zeros).toBeLessThan(192);
+    expect(masks(twin, 0)).toEqual(first);
+    expect(masks(layer, 1)).not.toEqual(first);
+    expect(masks(new SeededDropout({ name: 'drop', rate: 0.5, seed: 12 }), 0)).not.toEqual(first);
+    expect(Array.from((layer.apply(x, { training: false }) as tf.Tensor).dataSync())).toEqual(Array(256).fill(1));
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 64, inputShape: [64] }), new SeededDropout({ name: 'd', rate: 0.5, seed: 1 })] });
+    setDropoutStep(model, 7);
+    expect((model.layers[1] as typeof layer).step).toBe(7);
+    expect(model.layers[1]!.getConfig()).toMatchObject({ rate: 0.5, seed: 1 });
   });
 });

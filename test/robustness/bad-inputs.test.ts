@@ -13,10 +13,11 @@ import { createLoader } from '../../src/loader/loader.js';
 import { epochOrder } from '../../src/loader/sampler.js';
 import { imageFolder } from '../../src/dataset/image-folder.js';
 import { SampleError, type SampleErrorCode } from '../../src/errors.js';
-import { decodeFailure } from '../../src/stages/prepare.js';
+import { decodeFailure } from '../../src/stages/decode.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import type { Batch } from '../../src/loader/batch.js';
 import { colourIndex, indexColour, indexDataset, outcome, temporaryFolder } from '../helpers.js';
+import { mulberry32 } from '../../scripts/seeded.mjs';
 
 const BROKEN = resolve('fixtures/broken');
 const ODD = resolve('fixtures/odd');
@@ -171,15 +172,7 @@ describe('createLoader() - 100 seeded mutations of a valid JPEG', () => {
     const width = 160;
     const height = 120;
     const raw = Buffer.alloc(width * height * 3);
-    let state = 0x9e3779b9;
-    const random = () => {
-      // mulberry32
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const random = mulberry32(0x9e3779b9);
     const below = (n: number) => Math.floor(random() * n);
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) raw.set([(x * 255) / width + below(40), (y * 255) / height + below(40), 128 + below(60)], (y * width + x) * 3);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoader, type Loader } from '../../src/loader/loader.js';
+import { createLoader, createLoaderWithFaults, type Loader } from '../../src/loader/loader.js';
 import { PatchstreamError, SampleError } from '../../src/errors.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import type { Batch } from '../../src/loader/batch.js';
@@ -82,7 +82,7 @@ describe("createLoader() - worker faults under onError 'throw'", () => {
   for (const [fault, index, reason] of [['throw', 7, /injected fault: throw at sample 7/], ['exit', 23, /exit/i]] as const) {
     it(`createLoader() - a worker that ${fault}s at sample ${index} rejects the epoch with WORKER naming the sample, and closes the pool`, async () => {
       const threadsBefore = osThreads();
-      const loader = createLoader(indexed, { ...identity, mode: 'centre', batchSize: 10, workers: 2 }, { faults: { [index]: fault } });
+      const loader = createLoaderWithFaults(indexed, { ...identity, mode: 'centre', batchSize: 10, workers: 2 }, { [index]: fault });
       let delivered = 0;
       const error = await outcome(loader.epoch(0), (batch) => {
         expectAligned(batch, indexed);
@@ -216,7 +216,7 @@ describe('createLoader() - consumers that throw, break, abort or close', () => {
 
   it('createLoader() - abort while a decode hangs: rejects with the reason once the watchdog stops the sample, not never', async () => {
     // One sample per batch (and per task), so the watchdog fires once, not again on the per-sample retry.
-    const loader = createLoader(indexed, { ...identity, batchSize: 1, workers: 1, prefetch: 2, mode: 'centre', sampleTimeout: 0.5 }, { faults: { 5: 'hang' } });
+    const loader = createLoaderWithFaults(indexed, { ...identity, batchSize: 1, workers: 1, prefetch: 2, mode: 'centre', sampleTimeout: 0.5 }, { 5: 'hang' });
     const controller = new AbortController();
     const reason = new Error('give up');
     const iterator = loader.epoch(0, { signal: controller.signal });

@@ -8,7 +8,7 @@ import { imageFolder } from '../../src/dataset/image-folder.js';
 import type { Dataset } from '../../src/dataset/types.js';
 import { DatasetError } from '../../src/errors.js';
 import { evaluateCheckpoint } from '../../src/eval/checkpoint.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { temporaryFolder } from '../helpers.js';
 
@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 afterAll(() => folder.remove());
 
-const quick: TrainOptions = { model: 'alexnet-small', width: 0.5, rescale: 20, crop: 16, batchSize: 8, lr: 0.02, backend: 'wasm', workers: 1, valFraction: 0.25, seed: 5 };
+const quick: TrainOptions = { model: 'alexnet-small', width: 0.5, rescale: 20, crop: 16, batchSize: 8, lr: 0.02, backend: 'wasm', loader: { workers: 1 }, valFraction: 0.25, seed: 5 };
 
 describe('train()', () => {
   it('train() - the loss falls well below chance, tensors do not leak, metrics, curve and checkpoints are written', async () => {
@@ -38,7 +38,7 @@ describe('train()', () => {
     const out = join(folder.dir, 'run');
     const counts: number[] = [];
     const result = await train(twoClasses, {
-      model: 'alexnet-small', rescale: 36, crop: 32, batchSize: 4, lr: 0.003, backend: 'wasm', workers: 1, valFraction: 0.25, seed: 5, cache: 'memory',
+      model: 'alexnet-small', rescale: 36, crop: 32, batchSize: 4, lr: 0.003, backend: 'wasm', loader: { workers: 1, cache: 'memory' }, valFraction: 0.25, seed: 5,
       epochs: 12, out,
       onStep: () => void counts.push(tf.memory().numTensors),
     });
@@ -59,7 +59,7 @@ describe('train()', () => {
     expect(readFileSync(join(out, 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*polyline[\s\S]*<\/svg>$/);
     expect(result.final!.tenCrop.images).toBe(16);
     expect(readdirSync(join(out, 'checkpoints'))).toContain('epoch-0012-step-000000');
-    const evaluation = await evaluateCheckpoint(out, twoClasses, { backend: 'wasm', workers: 1 });
+    const evaluation = await evaluateCheckpoint(out, twoClasses, { backend: 'wasm', loader: { workers: 1 } });
     expect(evaluation.centre.images).toBe(64);
   });
 

@@ -22,7 +22,7 @@ import type {
   NamedTensorInfoMap,
   TensorInfo,
 } from '@tensorflow/tfjs';
-import type { Tfjs } from '../model/tfjs.js';
+import type { Tfjs } from './tfjs.js';
 
 const BACKEND = 'wasm';
 

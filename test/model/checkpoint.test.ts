@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type ModelArtifactsLike } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type ModelArtifactsLike } from '../../src/model/checkpoint.js';
 import { temporaryFolder } from '../helpers.js';
 
 const folder = temporaryFolder();
@@ -50,7 +50,7 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
     const out = join(folder.dir, 'killed');
     await saveCheckpoint(out, { model: artifacts(1), optimizer: [], state: { epoch: 1, step: 0, classes: ['a'] } });
     const script = `
-      import { saveCheckpoint } from ${JSON.stringify(resolve('dist/train/checkpoint.js'))};
+      import { saveCheckpoint } from ${JSON.stringify(resolve('dist/model/checkpoint.js'))};
       const weights = new Float32Array(6).fill(9);
       await saveCheckpoint(${JSON.stringify(out)}, { model: { modelTopology: {}, weightSpecs: [{ name: 'w', shape: [6], dtype: 'float32' }], weightData: weights.buffer }, optimizer: [], state: { epoch: 2, step: 0, classes: ['a'] } });
     `;

@@ -20,12 +20,13 @@ import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import { reasonOf } from '../errors.js';
-import type { Tfjs } from '../model/tfjs.js';
-import { initWebgpu, type WebgpuAdapter } from '../model/webgpu.js';
+import { checkChoice } from '../validate.js';
+import { BACKEND_PREFERENCES, type BackendPreference } from './choices.js';
+import type { Tfjs } from './tfjs.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from './wasm-kernels.js';
+import { initWebgpu, type WebgpuAdapter } from './webgpu.js';
 
-/** What {@link selectBackend} may pick. */
-export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type { BackendPreference } from './choices.js';
 
 /** The backend {@link selectBackend} picked. */
 export interface SelectedBackend {
@@ -101,12 +102,7 @@ export async function selectBackend(
   preference: BackendPreference,
   log: (line: string) => void = () => {},
 ): Promise<SelectedBackend> {
-  const order = ORDER[preference];
-  if (order === undefined) {
-    throw new TypeError(
-      `Expected one of auto, tensorflow, webgpu, wasm, cpu for backend but received ${String(preference)} of type ${typeof preference}`,
-    );
-  }
+  const order = ORDER[checkChoice('backend', preference, BACKEND_PREFERENCES)];
   const skipped: SelectedBackend['skipped'] = [];
   for (const name of order) {
     try {

@@ -4,7 +4,7 @@
  * next epoch, so order and augmentation change from epoch to epoch exactly as with `loader.epoch(e)`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Loader } from './loader.js';
+import type { Loader } from '../loader/loader.js';
 
 /** Options of {@link toTfDataset}. */
 export interface TfDatasetOptions {

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fitColourStats, statsFromSums } from '../src/colour-stats.js';
-import { IMAGENET_COLOUR_STATS } from '../src/colour.js';
-import { temporaryFolder } from './helpers.js';
+import { fitColourStats, statsFromSums } from '../../src/colour-stats/fit.js';
+import { IMAGENET_COLOUR_STATS } from '../../src/colour.js';
+import { temporaryFolder } from '../helpers.js';
 
 const folder = temporaryFolder();
 afterAll(() => folder.remove());

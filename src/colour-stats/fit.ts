@@ -1,20 +1,17 @@
 /**
  * fitColourStats: the per-channel mean/std and the RGB principal components of a training
- * set's prepared pixels, for normalisation and AlexNet's PCA lighting. Pixels are streamed:
- * workers return per-image sums (3 channel sums and the 6 distinct cross-products), so memory
- * does not grow with the number of pixels.
+ * set's prepared pixels, for normalisation and AlexNet's PCA lighting. A consumer of the loader:
+ * it streams the prepared squares as uint8 batches and keeps running sums (3 channel sums and
+ * the 6 distinct cross-products), so memory does not grow with the number of pixels.
  */
 import { PCA } from 'ml-pca';
-import { SampleError, SkipBudgetError } from './errors.js';
-import type { ColourStats } from './colour.js';
-import type { Dataset } from './dataset/types.js';
-import { workerConfig } from './loader/loader.js';
-import { checkDataset, checkInteger, resolveLoaderOptions } from './options.js';
-import { makePlan } from './pipeline/plan.js';
-import type { StatsResult } from './pool/messages.js';
-import { WorkerPool } from './pool/pool.js';
-import { permutation } from './random.js';
-import { configureSharp } from './stages/prepare.js';
+import type { ColourStats } from '../colour.js';
+import { checkDataset } from '../dataset/check.js';
+import type { Dataset } from '../dataset/types.js';
+import { createLoader } from '../loader/loader.js';
+import { LOADER_DEFAULTS } from '../options.js';
+import { permutation } from '../random.js';
+import { checkInteger, checkOptionsObject } from '../validate.js';
 
 /** Options of {@link fitColourStats}. */
 export interface ColourStatsOptions {
@@ -55,61 +52,51 @@ export interface FittedColourStats extends ColourStats {
  */
 export async function fitColourStats(dataset: Dataset, options: ColourStatsOptions = {}): Promise<FittedColourStats> {
   checkDataset(dataset);
+  checkOptionsObject(options);
   const sample = options.sample === undefined ? 10_000 : checkInteger('options.sample', options.sample, 1, Number.MAX_SAFE_INTEGER);
-  const resolved = resolveLoaderOptions({
-    mode: 'centre',
-    ...(options.workers !== undefined ? { workers: options.workers } : {}),
-    ...(options.rescale !== undefined ? { rescale: options.rescale } : {}),
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    ...(options.onError !== undefined ? { onError: options.onError } : {}),
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
-  });
-  configureSharp();
-  options.signal?.throwIfAborted();
+  const seed = options.seed === undefined ? LOADER_DEFAULTS.seed : checkInteger('options.seed', options.seed, 0, 0xffffffff);
+  const rescale = options.rescale === undefined ? LOADER_DEFAULTS.rescale : checkInteger('options.rescale', options.rescale, 1, 4096);
   const count = Math.min(sample, dataset.samples.length);
   const chosen = count === dataset.samples.length
     ? Int32Array.from({ length: count }, (_, i) => i)
-    : permutation(dataset.samples.length, resolved.seed, 0).subarray(0, count).sort();
-  const pool = new WorkerPool({ workers: resolved.workers, config: workerConfig(resolved, makePlan(resolved), null), sampleTimeout: resolved.sampleTimeout });
+    : permutation(dataset.samples.length, seed, 0).subarray(0, count).sort();
+  const subset: Dataset = { classes: dataset.classes, samples: Array.from(chosen, (index) => dataset.samples[index]!) };
+  // The prepared squares themselves: the whole `rescale x rescale` image as one uint8 patch,
+  // with no augmentation and no normalisation.
+  const loader = createLoader(subset, {
+    mode: 'centre', rescale, crop: rescale, dtype: 'uint8', normalize: false, lighting: false, flip: false, shuffle: false,
+    batchSize: 16, seed,
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    ...(options.onError !== undefined ? { onError: options.onError } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  });
   const totals = new Float64Array(10);
-  const failures: SampleError[] = [];
-  let images = 0;
   let done = 0;
   try {
-    const chunk = 16;
-    const chunks: number[][] = [];
-    for (let start = 0; start < count; start += chunk) chunks.push(Array.from(chosen.subarray(start, Math.min(count, start + chunk))));
-    let next = 0;
-    const lanes = Array.from({ length: Math.min(chunks.length, resolved.workers * 2) }, async () => {
-      while (next < chunks.length) {
-        options.signal?.throwIfAborted();
-        const indices = chunks[next++]!;
-        const result = (await pool.run({ kind: 'stats', indices, paths: indices.map((i) => dataset.samples[i]!.path) })) as StatsResult;
-        result.failures.forEach((failure, j) => {
-          const index = indices[j]!;
-          if (failure) {
-            const error = new SampleError(failure, { path: dataset.samples[index]!.path, label: dataset.samples[index]!.label, index });
-            if (resolved.onError === 'throw') throw error;
-            failures.push(error);
-            return;
-          }
-          for (let k = 0; k < 10; k++) totals[k]! += result.sums[j * 10 + k]!;
-          images++;
-        });
-        done += indices.length;
-        options.onProgress?.(done, count);
-      }
-    });
-    await Promise.all(lanes);
+    for await (const batch of loader.epoch(0)) {
+      addPixelSums(batch.images as Uint8Array, totals);
+      done += batch.labels.length + batch.skipped.length;
+      options.onProgress?.(done, count);
+    }
   } finally {
-    await pool.close();
+    await loader.close();
   }
-  const maxSkipped = resolved.maxSkipped ?? Math.ceil(count * 0.1);
-  if (failures.length > maxSkipped) {
-    throw new SkipBudgetError(maxSkipped, failures);
-  }
+  const { images, skippedFiles } = loader.stats();
   if (images === 0) throw new Error('fitColourStats(): no image could be read');
-  return statsFromSums(totals, images, failures.map(({ path, code, reason }) => ({ path, code, reason })));
+  return statsFromSums(totals, images, skippedFiles.map(({ path, code, reason }) => ({ path, code, reason })));
+}
+
+/** Adds the channel sums, squares and cross-products of RGB pixels to `totals` (see {@link statsFromSums}). */
+function addPixelSums(pixels: Uint8Array, totals: Float64Array): void {
+  let r = 0, g = 0, b = 0, rr = 0, gg = 0, bb = 0, rg = 0, rb = 0, gb = 0;
+  for (let i = 0; i < pixels.length; i += 3) {
+    const red = pixels[i]!, green = pixels[i + 1]!, blue = pixels[i + 2]!;
+    r += red; g += green; b += blue;
+    rr += red * red; gg += green * green; bb += blue * blue;
+    rg += red * green; rb += red * blue; gb += green * blue;
+  }
+  const sums = [r, g, b, rr, gg, bb, rg, rb, gb, pixels.length / 3];
+  for (let k = 0; k < 10; k++) totals[k]! += sums[k]!;
 }
 
 /**

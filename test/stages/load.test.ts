@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveLoaderOptions } from '../../src/options.js';
-import { decodeFile, decodeSettings, type DecodeSettings } from '../../src/stages/decode.js';
-import { configureSharp } from '../../src/stages/prepare.js';
+import { resolveLoaderOptions } from '../../src/loader/options.js';
+import { decodeFile, decodeSettings, type DecodeSettings } from '../../src/stages/load.js';
+import { configureSharp } from '../../src/pool/sharp.js';
 
 const ODD = 'fixtures/odd';
 const BROKEN = 'fixtures/broken';

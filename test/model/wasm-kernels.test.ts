@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../src/model/alexnet.js';
-import { selectBackend } from '../../src/train/backend.js';
-import { registerCpuTrainingKernels, registerWasmTrainingKernels, restoreCpuKernels } from '../../src/train/wasm-kernels.js';
+import { selectBackend } from '../../src/model/backend.js';
+import { registerCpuTrainingKernels, registerWasmTrainingKernels, restoreCpuKernels } from '../../src/model/wasm-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
 
