@@ -33,6 +33,7 @@ interface TrainFlags extends CommonFlags {
   stats?: string;
   skipErrors?: boolean;
   tenCrop: boolean;
+  feed: string;
 }
 
 /** The centre vs ten-crop table that `train` and `eval` print. */
@@ -79,6 +80,7 @@ export function registerTrain(program: Command): void {
     .option('--prefetch <n>', 'batches decoded ahead', integer(1, 64), LOADER_DEFAULTS.prefetch)
     .option('--seed <n>', 'seed of the split, order, augmentation and initial weights', integer(0, 0xffffffff), LOADER_DEFAULTS.seed)
     .addOption(new Option('--backend <name>', 'tfjs backend (auto: the fastest that loads)').choices(BACKEND_PREFERENCES).default('auto'))
+    .addOption(new Option('--feed <dtype>', 'uint8 batches with lighting + normalisation on the device, or float32 (auto: uint8 on GPU backends)').choices(['auto', 'uint8', 'float32']).default('auto'))
     .option('--out <dir>', 'checkpoints, metrics.jsonl and curve.svg go here', 'runs/train')
     .option('--resume <checkpoint>', 'continue from a checkpoint folder or a previous --out folder')
     .option('--checkpoint-every <steps>', 'also checkpoint every N steps (0: at epoch ends only)', integer(0), 0)
@@ -103,6 +105,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
   const reporter = new Reporter(flags);
   const model = flags.model as ModelName;
   const backend = flags.backend as BackendPreference;
+  const feed = flags.feed as 'auto' | 'uint8' | 'float32';
   const lrSteps = flags.lrSteps === undefined ? undefined : flags.lrSteps.split(',').map((part) => {
     const epoch = Number(part.trim());
     if (!Number.isInteger(epoch) || epoch < 1) throw new UsageError(`--lr-steps takes comma-separated positive integers, not ${JSON.stringify(flags.lrSteps)}`);
@@ -121,7 +124,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
     let progressEpoch = -1;
     const options: TrainOptions = {
       model, width: flags.width, rescale: flags.rescale, crop, epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr,
-      ...(lrSteps ? { lrSteps } : {}), patience: flags.patience, seed: flags.seed, backend, out: flags.out,
+      ...(lrSteps ? { lrSteps } : {}), patience: flags.patience, seed: flags.seed, backend, feed, out: flags.out,
       ...(flags.resume ? { resume: flags.resume } : {}), ...(val ? { val } : {}), valFraction: flags.valFraction,
       checkpointEvery: flags.checkpointEvery,
       loader: {
@@ -164,6 +167,8 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
       valTop5Error: result.valTop5Error,
       imagesPerSecond: result.imagesPerSecond,
       backend: result.backend,
+      ...(result.adapter ? { adapter: result.adapter } : {}),
+      feed: result.feed,
       checkpoint: result.checkpoint,
       interrupted: result.interrupted,
       ...(result.final ? {

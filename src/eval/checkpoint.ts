@@ -75,5 +75,6 @@ export async function evaluateCheckpoint(path: string, dataset: Dataset, options
     return { centre: tenCrop.centre!, tenCrop, checkpoint: checkpoint.path, backend: backend.name, classes: aligned.classes };
   } finally {
     model.dispose();
+    await backend.close();
   }
 }

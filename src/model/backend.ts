@@ -1,6 +1,6 @@
 /**
  * Picks the fastest tfjs backend that loads here: `@tensorflow/tfjs-node-gpu` (CUDA), then
- * `@tensorflow/tfjs-node`, then `@tensorflow/tfjs-backend-wasm`, then the pure-JS `cpu`.
+ * WebGPU on a hardware adapter (`src/model/webgpu.ts`), then `@tensorflow/tfjs-node`, then `@tensorflow/tfjs-backend-wasm`, then the pure-JS `cpu`.
  *
  * One tfjs-core in play. tfjs-node(-gpu) 4.22.0 depends on `@tensorflow/tfjs` 4.22.0 exactly
  * and does `import * as tf from '@tensorflow/tfjs'; export * from '@tensorflow/tfjs'`, then
@@ -25,19 +25,29 @@ import { BACKEND_PREFERENCES, type BackendPreference } from './choices.js';
 import type { Tfjs } from './tfjs.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from './wasm-kernels.js';
 import { installWasmThreads, wasmThreadCount, withLogicalCores } from './wasm-threads.js';
+import { initWebgpu, type WebgpuAdapter } from './webgpu.js';
 
 export type { BackendPreference } from './choices.js';
 
 /** The backend {@link selectBackend} picked. */
 export interface SelectedBackend {
-  /** `tfjs-node-gpu`, `tfjs-node`, `wasm` or `cpu`. */
-  name: 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+  /** `tfjs-node-gpu`, `webgpu`, `tfjs-node`, `wasm` or `cpu`. */
+  name: 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
   /** The tfjs namespace to build models and run ops with (tfjs-node's own, when it loaded). */
   tf: Tfjs;
   /** The candidates tried before `name`, each with why it was not used. */
   skipped: Array<{ name: string; reason: string }>;
   /** One line for humans, e.g. `wasm (SIMD, 1 thread; Conv2DBackpropFilter added)`. */
   detail: string;
+  /** The WebGPU adapter, when `name` is `webgpu`. */
+  adapter?: WebgpuAdapter;
+  /**
+   * Whether ops queue on a device and reading a value back stalls it (tfjs-node-gpu, webgpu):
+   * read losses every few steps, and feed uint8 batches.
+   */
+  device: boolean;
+  /** Frees what the backend holds that would keep the process alive (the WebGPU device); a no-op elsewhere. */
+  close(): Promise<void>;
 }
 
 /** The package name behind each candidate. */
@@ -48,8 +58,9 @@ const PACKAGES = {
 } as const;
 
 const ORDER: Record<BackendPreference, Array<SelectedBackend['name']>> = {
-  auto: ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'],
+  auto: ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'],
   tensorflow: ['tfjs-node-gpu', 'tfjs-node'],
+  webgpu: ['webgpu'],
   wasm: ['wasm'],
   cpu: ['cpu'],
 };
@@ -63,7 +74,9 @@ let tensorflowLoaded = false;
  * Selects and initialises a tfjs backend, returning the tfjs namespace to use with it.
  *
  * - `auto`: tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1; its import throws without them), then
- *   tfjs-node, then wasm, then cpu.
+ *   webgpu on a hardware adapter, then tfjs-node, then wasm, then cpu.
+ * - `webgpu`: tfjs-backend-webgpu on Dawn ({@link initWebgpu}), on any adapter including a
+ *   software one (lavapipe, SwiftShader), or an error saying why there is none.
  * - `tensorflow`: tfjs-node-gpu or tfjs-node, or an error.
  * - `wasm`: the WebAssembly backend, with SIMD when the runtime has it (Node 20 does). tfjs
  *   forces multi-threading off in Node (`WASM_HAS_MULTITHREAD_SUPPORT` is false under
@@ -78,8 +91,8 @@ let tensorflowLoaded = false;
  * fine: imports are cached and the wasm binary is initialised once; the backend is set again.
  *
  * @default log none
- * @throws Error when no candidate of `preference` loads (only possible for `tensorflow` and
- *   `wasm`); its message lists every reason. TypeError for an unknown preference.
+ * @throws Error when no candidate of `preference` loads (only possible for `tensorflow`,
+ *   `webgpu` and `wasm`); its message lists every reason. TypeError for an unknown preference.
  * @example
  * ```ts
  * const { name, tf, skipped } = await selectBackend('auto', (line) => console.error(line));
@@ -94,9 +107,10 @@ export async function selectBackend(
   const skipped: SelectedBackend['skipped'] = [];
   for (const name of order) {
     try {
-      const picked = await tryBackend(name, log);
+      const picked = await tryBackend(name, log, preference === 'webgpu');
       log(`backend: using ${picked.detail}`);
-      return { name, tf: picked.tf, skipped, detail: picked.detail };
+      const device = name === 'webgpu' || (name === 'tfjs-node-gpu' && picked.detail.includes('GPU'));
+      return { name, tf: picked.tf, skipped, detail: picked.detail, device, close: picked.close ?? (async () => {}), ...(picked.adapter ? { adapter: picked.adapter } : {}) };
     } catch (error) {
       const reason = reasonOf(error);
       skipped.push({ name, reason });
@@ -110,11 +124,16 @@ export async function selectBackend(
 async function tryBackend(
   name: SelectedBackend['name'],
   log: (line: string) => void,
-): Promise<{ tf: Tfjs; detail: string }> {
+  allowSoftware = false,
+): Promise<{ tf: Tfjs; detail: string; adapter?: WebgpuAdapter; close?: () => Promise<void> }> {
   switch (name) {
     case 'tfjs-node-gpu':
     case 'tfjs-node':
       return loadTensorflow(name, log);
+    case 'webgpu': {
+      const gpu = await initWebgpu(tfjs, { allowSoftware, log });
+      return { tf: tfjs, detail: gpu.detail, adapter: gpu.adapter, close: gpu.close };
+    }
     case 'wasm':
       return { tf: tfjs, detail: await initWasm(tfjs) };
     case 'cpu': {

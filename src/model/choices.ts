@@ -10,7 +10,7 @@ export type ModelName = 'alexnet' | 'alexnet-small';
 export const MODEL_NAMES: readonly ModelName[] = Object.freeze(['alexnet', 'alexnet-small']);
 
 /** What `selectBackend` may be asked for. */
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 /** Every {@link BackendPreference}, `auto` first. */
-export const BACKEND_PREFERENCES: readonly BackendPreference[] = Object.freeze(['auto', 'tensorflow', 'wasm', 'cpu']);
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = Object.freeze(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);

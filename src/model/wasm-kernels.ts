@@ -78,7 +78,7 @@ const replaced = new WeakSet<object>();
  * trainingKernels(tf).map((k) => k.kernelName); // ['Conv2DBackpropFilter']
  * ```
  */
-export function trainingKernels(tf: Tfjs, backendName: 'wasm' | 'cpu' = BACKEND): KernelConfig[] {
+export function trainingKernels(tf: Tfjs, backendName: 'wasm' | 'cpu' | 'webgpu' = BACKEND): KernelConfig[] {
   return [
     {
       kernelName: tf.Conv2DBackpropFilter,
@@ -138,7 +138,7 @@ function conv2DBackpropFilter(
   inputs: NamedTensorInfoMap,
   backend: KernelBackend,
   attrs: Conv2DBackpropFilterAttrs,
-  backendName: 'wasm' | 'cpu' = BACKEND,
+  backendName: 'wasm' | 'cpu' | 'webgpu' = BACKEND,
 ): TensorInfo {
   const x = inputs['x'] as TensorInfo;
   const dy = inputs['dy'] as TensorInfo;

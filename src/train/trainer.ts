@@ -22,6 +22,8 @@ import type { Tfjs } from '../model/tfjs.js';
 import type { EpochPoint } from './curve.js';
 import { checkChoice, checkInteger, checkNumber, checkPositiveIntegers } from '../validate.js';
 import { PACKAGE_VERSION } from '../version.js';
+import { batchToTensor } from '../tfjs/device-feed.js';
+import type { WebgpuAdapter } from '../model/webgpu.js';
 import { RunFolder } from './run-folder.js';
 import { LearningRateSchedule, type ScheduleState } from './schedule.js';
 import { Sgd, trainableVariables } from './sgd.js';
@@ -62,6 +64,13 @@ export interface TrainOptions {
   seed?: number;
   /** @default 'auto' */
   backend?: BackendPreference;
+  /**
+   * What the loader hands the trainer: `uint8` pixels with lighting and normalisation applied
+   * on the device (`batch.offsets`), or `float32` ready-made. `auto`: uint8 on device backends
+   * (webgpu, tfjs-node-gpu on a GPU), float32 elsewhere (where the map costs CPU time instead).
+   * @default 'auto'
+   */
+  feed?: 'auto' | 'uint8' | 'float32';
   /** Validation set; without it, `valFraction` of the training set is held out (stratified, seeded). */
   val?: Dataset;
   /** @default 0.1 */
@@ -117,6 +126,10 @@ export interface TrainResult {
   valTop5Error: number;
   imagesPerSecond: number;
   backend: string;
+  /** The WebGPU adapter the run used (backend `webgpu` only). */
+  adapter?: WebgpuAdapter;
+  /** The element type of the training batches the loader produced (see {@link TrainOptions.feed}). */
+  feed: 'uint8' | 'float32';
   checkpoint: string;
   history: EpochInfo[];
   final: { centre: EvaluationResult; tenCrop: EvaluationResult } | null;
@@ -205,13 +218,14 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
   }
   const shared = { ...loaderOptions, rescale: settings.rescale, crop: settings.crop, batchSize: settings.batchSize, seed: settings.seed };
   const { cache, ...uncached } = shared;
-  const trainLoader = createLoader(split.train, { ...shared, mode: 'train' });
-  const valLoader = createLoader(split.val, { ...uncached, mode: 'centre' });
-
+  const feed = options.feed === undefined ? 'auto' : checkChoice('options.feed', options.feed, ['auto', 'uint8', 'float32'] as const);
   const backend = await selectBackend(options.backend ?? 'auto', log);
   const tf = backend.tf;
+  const dtype = feed === 'auto' ? (backend.device ? 'uint8' : 'float32') : feed;
+  const trainLoader = createLoader(split.train, { ...shared, mode: 'train', dtype });
+  const valLoader = createLoader(split.val, { ...uncached, mode: 'centre' });
   const numClasses = dataset.classes.length;
-  log(`training ${settings.model} (width ${settings.width}) on ${split.train.samples.length} images, validating on ${split.val.samples.length}, ${numClasses} classes; input ${settings.crop}x${settings.crop} from ${settings.rescale}x${settings.rescale}; batch ${settings.batchSize}, lr ${settings.lr}, ${settings.epochs} epochs; backend ${backend.name}`);
+  log(`training ${settings.model} (width ${settings.width}) on ${split.train.samples.length} images, validating on ${split.val.samples.length}, ${numClasses} classes; input ${settings.crop}x${settings.crop} from ${settings.rescale}x${settings.rescale}; batch ${settings.batchSize}, lr ${settings.lr}, ${settings.epochs} epochs; backend ${backend.name}; ${dtype} batches`);
   const model = resumed
     ? await modelFromArtifacts(tf, resumed.model)
     : createModel(tf, { name: settings.model, numClasses, inputSize: settings.crop, width: settings.width, seed: settings.seed });
@@ -287,6 +301,8 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
       valTop5Error: last?.valTop5Error ?? NaN,
       imagesPerSecond: (trainedImages * 1000) / (performance.now() - trainStarted),
       backend: backend.name,
+      ...(backend.adapter ? { adapter: backend.adapter } : {}),
+      feed: dtype,
       checkpoint: lastCheckpoint,
       history: run.history,
       final,
@@ -300,6 +316,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
     await valLoader.close();
     sgd.dispose();
     model.dispose();
+    await backend.close();
   }
 }
 
@@ -320,7 +337,7 @@ async function trainEpoch(
   const stepsPerEpoch = loader.length;
   // Reading a loss back stalls a GPU's queue: on tfjs-node(-gpu) losses are read (and onStep
   // called) every few steps; on wasm and cpu, ops are synchronous and it is free.
-  const readLossEvery = run.backend.name.startsWith('tfjs-node') ? 10 : 1;
+  const readLossEvery = run.backend.device || run.backend.name.startsWith('tfjs-node') ? 10 : 1;
   const epochStarted = performance.now();
   const waitBefore = loader.stats().consumerWaitMs;
   let lossSum = 0;
@@ -349,7 +366,7 @@ async function trainEpoch(
       // Dropout masks are a function of (seed, layer, global step): a resumed run draws the same ones.
       setDropoutStep(model, epoch * stepsPerEpoch + step);
       const loss = tf.tidy(() => {
-        const xs = tf.tensor4d(batch.images as Float32Array, batch.shape);
+        const xs = batchToTensor(tf, batch);
         const ys = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses);
         return sgd.stepTensor(variables, () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as never) as never);
       });

@@ -47,19 +47,22 @@ describe('selectBackend()', () => {
     expect(Array.from(grad)).toEqual(Array(9).fill(4));
   });
 
-  it.runIf(tensorflowAbsent)('selectBackend("auto") - logs why tfjs-node-gpu and tfjs-node were skipped, then picks wasm', async () => {
+  it.runIf(tensorflowAbsent)('selectBackend("auto") - logs why tfjs-node-gpu, webgpu (no hardware adapter here) and tfjs-node were skipped, then picks wasm', async () => {
     const lines: string[] = [];
     const selected = await selectBackend('auto', (line) => lines.push(line));
     expect(selected.name).toBe('wasm');
-    expect(selected.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu', 'tfjs-node']);
+    expect(selected.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu', 'webgpu', 'tfjs-node']);
     // Node says "Cannot find package"; under vitest, vite answers for an optional peer dependency
     // ("Could not resolve ... Is it installed?"). Either way the reason names the package.
     expect(selected.skipped[0]?.reason).toMatch(/^(Cannot find package '|Could not resolve ")@tensorflow\/tfjs-node-gpu['"]/);
-    expect(selected.skipped[1]?.reason).toMatch(/^(Cannot find package '|Could not resolve ")@tensorflow\/tfjs-node['"]/);
-    expect(lines).toHaveLength(3);
+    // lavapipe (CI) is software and is used only when asked for; without Vulkan there is no adapter.
+    expect(selected.skipped[1]?.reason).toMatch(/^(only a software adapter is available: .* it is used only when asked for \(--backend webgpu\)|no WebGPU adapter)/);
+    expect(selected.skipped[2]?.reason).toMatch(/^(Cannot find package '|Could not resolve ")@tensorflow\/tfjs-node['"]/);
+    expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^backend: skipping tfjs-node-gpu: (Cannot find package|Could not resolve)/);
-    expect(lines[1]).toMatch(/^backend: skipping tfjs-node: (Cannot find package|Could not resolve)/);
-    expect(lines[2]).toMatch(/^backend: using wasm \(SIMD/);
+    expect(lines[1]).toMatch(/^backend: skipping webgpu: /);
+    expect(lines[2]).toMatch(/^backend: skipping tfjs-node: (Cannot find package|Could not resolve)/);
+    expect(lines[3]).toMatch(/^backend: using wasm \(SIMD/);
   });
 
   it.runIf(tensorflowAbsent)('selectBackend("tensorflow") - rejects, listing the reason for each package', async () => {
@@ -70,7 +73,7 @@ describe('selectBackend()', () => {
 
   it('selectBackend() - an unknown preference is a TypeError naming the value', async () => {
     await expect(selectBackend('gpu' as 'auto')).rejects.toThrow(
-      new TypeError("Expected one of 'auto', 'tensorflow', 'wasm', 'cpu' for backend but received 'gpu' of type string"),
+      new TypeError("Expected one of 'auto', 'tensorflow', 'webgpu', 'wasm', 'cpu' for backend but received 'gpu' of type string"),
     );
   });
 });
