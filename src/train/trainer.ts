@@ -22,7 +22,7 @@ import type { Tfjs } from '../model/tfjs.js';
 import type { EpochPoint } from './curve.js';
 import { checkChoice, checkInteger, checkNumber, checkPositiveIntegers } from '../validate.js';
 import { PACKAGE_VERSION } from '../version.js';
-import { batchToTensor } from '../tfjs/device-feed.js';
+import { batchToTensor } from '../model/device-feed.js';
 import type { WebgpuAdapter } from '../model/webgpu.js';
 import { RunFolder } from './run-folder.js';
 import { LearningRateSchedule, type ScheduleState } from './schedule.js';

@@ -14,7 +14,7 @@ import { imageFolder } from '../../src/dataset/image-folder.js';
 import { createLoader } from '../../src/loader/loader.js';
 import { createModel, type ModelName } from '../../src/model/alexnet.js';
 import { closeWebgpu, initWebgpu, probeWebgpu } from '../../src/model/webgpu.js';
-import { batchToTensor } from '../../src/tfjs/device-feed.js';
+import { batchToTensor } from '../../src/model/device-feed.js';
 import { Sgd, trainableVariables } from '../../src/train/sgd.js';
 import { temporaryFolder } from '../helpers.js';
 

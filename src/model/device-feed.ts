@@ -9,7 +9,7 @@
  * (tfjs-node-gpu) the pixels go up as int32 and the map is two broadcast ops.
  */
 import type { Batch } from '../loader/batch.js';
-import type { Tfjs } from '../model/tfjs.js';
+import type { Tfjs } from './tfjs.js';
 
 type Tensor4D = ReturnType<Tfjs['tensor4d']>;
 
