@@ -16,6 +16,7 @@ import { createModel, type ModelName } from '../../src/model/alexnet.js';
 import { closeWebgpu, initWebgpu, probeWebgpu } from '../../src/model/webgpu.js';
 import { batchToTensor } from '../../src/model/device-feed.js';
 import { Sgd, trainableVariables } from '../../src/train/sgd.js';
+import { registerCpuTrainingKernels, restoreCpuKernels } from '../../src/model/wasm-kernels.js';
 import { temporaryFolder } from '../helpers.js';
 
 const probe = await probeWebgpu();
@@ -66,11 +67,15 @@ async function lossCurve(backend: 'cpu' | 'webgpu', model: ModelName, inputSize:
 
 describe.skipIf(reason !== '')('training on webgpu', () => {
   beforeAll(async () => {
+    // The cpu reference as the trainer runs it: tfjs-cpu's own filter gradient is a scalar loop
+    // (about 30 s a step here); the replacement is tested against it in wasm-kernels.test.ts.
+    registerCpuTrainingKernels(tf);
     await initWebgpu(tf, { allowSoftware: true });
   });
   afterAll(async () => {
     await tf.setBackend('cpu');
     await closeWebgpu(tf);
+    restoreCpuKernels(tf);
   });
 
   it('Sgd.stepTensor() on alexnet-small (grouped convs, LRN, overlapping pools, dropout) - webgpu and cpu give the same loss curve; no tensor leak', async () => {
