@@ -15,8 +15,11 @@
  *   slope over 4-20 is printed;
  * - every epoch skips exactly the broken files, and delivers every other file once, labels
  *   aligned with indices;
- * - throughput holds: the median of epochs 18-20 is at least 90 % of the median of epochs 2-4
- *   (medians of three neighbours, as the machine is shared; both raw epochs are printed too).
+ * - throughput is printed (medians of epochs 2-6 and of the last five, and their ratio), not
+ *   asserted: CI's machine is shared, and timings belong in benchmarks. On a quiet machine,
+ *   SOAK_ASSERT_THROUGHPUT=1 also asserts that the last epochs run within 10 % of the early ones;
+ *   that check found a 4x slowdown over 20 epochs (a 16 MB cap on the workers' V8 old
+ *   generation made V8 collect continuously; see src/pool/pool.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,7 +111,7 @@ async function generate(root: string): Promise<{ broken: Set<string> }> {
   return { broken };
 }
 
-it(`createLoader() - soak: ${EPOCHS} epochs over ${IMAGES} images, 5 % broken: memory flat, skips exact, throughput holds`, async () => {
+it(`createLoader() - soak: ${EPOCHS} epochs over ${IMAGES} images, 5 % broken: memory flat, skips exact`, async () => {
   const gc = collector();
   const root = join(folder.dir, 'data');
   const generated = performance.now();
@@ -193,7 +196,7 @@ it(`createLoader() - soak: ${EPOCHS} epochs over ${IMAGES} images, 5 % broken: m
   expect(slopes.externalMBPerEpoch).toBeLessThan(1);
   expect(slopes.rssTheilSenMBPerEpoch).toBeLessThan(1);
   expect(slopes.rssEpochs12to20MBPerEpoch).toBeLessThan(1);
-  expect(last).toBeGreaterThanOrEqual(0.9 * early);
+  if (process.env['SOAK_ASSERT_THROUGHPUT'] === '1') expect(last).toBeGreaterThanOrEqual(0.9 * early);
   expect(stats.replacedWorkers).toBe(0);
   expect(stats.skippedTotal).toBe(EPOCHS * brokenIndices.size);
   expect(stats.skippedFiles).toHaveLength(brokenIndices.size); // listed once, not once per epoch
