@@ -20,6 +20,7 @@ const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 
 const optimizer = tf.train.sgd(0.01);
 
 let steps = 0;
+let mostHeld = 0;
 const trainer = new Writable({
   objectMode: true,
   highWaterMark: 1,
@@ -32,12 +33,18 @@ const trainer = new Writable({
     steps++;
     // Decoded and waiting: in the loader, in the stream's buffer, in this Writable's buffer.
     console.log(`step ${steps}: loss ${loss.toFixed(3)}, batches waiting: loader ${loader.stats().ahead} + stream ${source.readableLength} + writable ${trainer.writableLength}`);
-    setTimeout(done, 150); // a slow consumer: the loader waits for it
+    setTimeout(() => {
+      // The end of a slow step is when the producer has run furthest ahead. Batches in memory
+      // now: this one, the stream's buffer, and any the loader is decoding; prefetch bounds them.
+      mostHeld = Math.max(mostHeld, trainer.writableLength + source.readableLength + loader.stats().ahead);
+      done();
+    }, 150); // a slow consumer: the loader waits for it
   },
 });
 
 const source = loader.stream(0);
 await pipeline(source, trainer);
 console.log(`trained ${steps} steps; producer waited ${(loader.stats().producerWaitMs / 1000).toFixed(2)} s for the consumer`);
+console.log(`at most ${mostHeld} batches in memory at once (prefetch ${loader.options.prefetch})`);
 await loader.close();
 model.dispose();

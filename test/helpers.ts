@@ -1,7 +1,8 @@
-/** Test helpers: small datasets made on the fly with sharp, in a temporary folder. */
+/** Test helpers: small datasets made on the fly with sharp, in a temporary folder; running the CLI. */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { expect } from 'vitest';
 import { DatasetError } from '../src/errors.js';
@@ -92,4 +93,15 @@ export async function rejection(promise: Promise<unknown>): Promise<DatasetError
   );
   expect(error).toBeInstanceOf(DatasetError);
   return error as DatasetError;
+}
+
+/** Runs `patchstream <args>` (bin/patchstream.js, which loads dist/) to completion. */
+export function runCli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const child = spawnSync(process.execPath, [resolve('bin/patchstream.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: child.status, stdout: child.stdout, stderr: child.stderr };
+}
+
+/** The objects of a `--json` run's stdout, one per line (the last is the summary). */
+export function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 }

@@ -4,6 +4,7 @@
  * next epoch, so order and augmentation change from epoch to epoch exactly as with `loader.epoch(e)`.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Batch } from '../loader/batch.js';
 import type { Loader } from '../loader/loader.js';
 
 /** Options of {@link toTfDataset}. */
@@ -35,21 +36,26 @@ export function toTfDataset(loader: Loader, options: TfDatasetOptions = {}): tf.
   const labels = options.labels ?? 'oneHot';
   let epoch = options.firstEpoch ?? 0;
   return tf.data.generator(() => {
-    const batches = loader.epoch(epoch++);
+    // The epoch is claimed at the first next(), not here: fitDataset makes an iterator it never
+    // reads before making epoch 0's, which would otherwise use up `firstEpoch` unseen.
+    let batches: AsyncIterableIterator<Batch> | null = null;
     return {
       async next(): Promise<IteratorResult<TensorBatch>> {
+        batches ??= loader.epoch(epoch++);
         const result = await batches.next();
         if (result.done) return { done: true, value: undefined };
         const batch = result.value;
         return tf.tidy(() => {
-          const xs = tf.tensor4d(batch.images as Float32Array, batch.shape);
+          // A copy: the cpu backend keeps a float32 array it is given as the tensor's storage,
+          // and this one is a view of a ring buffer the loader refills after the next request.
+          const xs = tf.tensor4d((batch.images as Float32Array).slice(), batch.shape);
           const indices = tf.tensor1d(batch.labels, 'int32');
           const ys = labels === 'index' ? indices : tf.oneHot(indices, classes).toFloat();
           return { done: false, value: { xs, ys } };
         });
       },
       async return(): Promise<IteratorResult<TensorBatch>> {
-        await batches.return?.();
+        await batches?.return?.();
         return { done: true, value: undefined };
       },
     } as AsyncIterator<TensorBatch>;

@@ -1,15 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_VERSION } from '../../src/version.js';
-
-const BIN = resolve('bin/patchstream.js');
-function run(...args: string[]) {
-  const child = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: child.status, stdout: child.stdout, stderr: child.stderr };
-}
+import { jsonLines, runCli as run } from '../helpers.js';
 
 describe('patchstream CLI conventions', () => {
   it('patchstream --version and --help exit 0; every command has --help with examples', () => {
@@ -57,8 +51,7 @@ describe('patchstream CLI conventions', () => {
   it('patchstream stats --json - success exits 0; stdout is JSON lines ending in the summary', () => {
     const stats = run('stats', 'fixtures/shapes', '--sample', '20', '--rescale', '32', '--json');
     expect(stats.code, stats.stderr).toBe(0);
-    const lines = stats.stdout.trim().split('\n').map((line) => JSON.parse(line));
-    const summary = lines.at(-1);
+    const summary = jsonLines(stats.stdout).at(-1)!;
     expect(summary.type).toBe('summary');
     expect(summary.mean).toHaveLength(3);
     expect(summary.eigenvectors).toHaveLength(3);

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/eval/evaluate.js';
-import { coordinatePng, temporaryFolder } from '../helpers.js';
+import { createLoader } from '../../src/loader/loader.js';
+import { collect, coordinatePng, temporaryFolder, texturedDataset } from '../helpers.js';
 
 const folder = temporaryFolder();
 let path: string;
@@ -65,5 +66,49 @@ describe('evaluate()', () => {
     // the separate centre pass found, without decoding the images twice.
     expect(tenCrop.centre).toMatchObject({ mode: 'centre', images: 2, top1Error: 0.5, confusion: centre.confusion });
     expect(centre.centre).toBeUndefined();
+  });
+
+  it("evaluate(model, dataset, { outputs: 'probabilities' }) - averages the model's probabilities as they are, with no second softmax", async () => {
+    // One image, two classes. Patch 0 is sure of class 0, the nine others lean to class 1:
+    // their probabilities average to 0.502 for class 0, but softmax of them (treating them as
+    // logits) averages to 0.499 for class 0, so a second softmax flips the answer.
+    const model = {
+      predict(x: tf.Tensor4D) {
+        const rows = Array.from({ length: x.shape[0] }, (_, patch) => (patch % 10 === 0 ? [1, 0] : [0.447, 0.553]));
+        // A model with two outputs: evaluate() reads the first.
+        return [tf.tensor2d(rows), tf.zeros([x.shape[0], 7])];
+      },
+    };
+    const dataset = { samples: [{ path, label: 0 }], classes: ['a', 'b'] };
+    const loader = { rescale: 32, crop: 16, normalize: false, batchSize: 1, workers: 1 } as const;
+    const before = tf.memory().numTensors;
+    const probabilities = await evaluate(model, dataset, { mode: 'ten-crop', outputs: 'probabilities', loader });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(probabilities).toMatchObject({ mode: 'ten-crop', images: 1, top1Error: 0, confusion: [[1, 0], [0, 0]] });
+    // The centre patch alone (patch 4) leans to class 1 either way.
+    expect(probabilities.centre).toMatchObject({ top1Error: 1, confusion: [[0, 1], [0, 0]] });
+    const asLogits = await evaluate(model, dataset, { mode: 'ten-crop', loader });
+    expect(asLogits).toMatchObject({ top1Error: 1, confusion: [[0, 1], [0, 0]] });
+  });
+
+  it('evaluate(classifier, loader) - gives what evaluating the dataset gives, ignores options.loader, leaves the loader open', async () => {
+    const textured = await texturedDataset(join(folder.dir, 'textured'), 12, 4);
+    // A classifier that depends on the pixels: logits are the patch's top-left pixel (R, G, B) and 0.
+    const classify = (x: tf.Tensor4D) => tf.concat([tf.reshape(tf.slice(x, [0, 0, 0, 0], [x.shape[0], 1, 1, 3]), [x.shape[0], 3]), tf.zeros([x.shape[0], 1])], 1);
+    const settings = { rescale: 36, crop: 32, batchSize: 4, workers: 1 } as const;
+    const fromDataset = await evaluate(classify, textured, { mode: 'ten-crop', loader: settings });
+    const loader = createLoader(textured, { ...settings, mode: 'ten-crop' });
+    const before = tf.memory().numTensors;
+    const fromLoader = await evaluate(classify, loader, { mode: 'ten-crop', loader: { rescale: 64, crop: 48 } });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(fromLoader.images).toBe(12);
+    const predicted = [0, 1, 2, 3].filter((c) => fromLoader.confusion.some((row) => row[c]! > 0));
+    expect(predicted.length, 'the classifier tells images apart').toBeGreaterThan(1);
+    expect({ top1Error: fromLoader.top1Error, confusion: fromLoader.confusion }).toEqual({ top1Error: fromDataset.top1Error, confusion: fromDataset.confusion });
+    expect(fromLoader.centre!.confusion).toEqual(fromDataset.centre!.confusion);
+    // The loader is the caller's: still open.
+    expect(loader.stats().threads).toBe(1);
+    expect((await collect(loader.epoch(0))).map((batch) => batch.shape)).toEqual([[40, 32, 32, 3], [40, 32, 32, 3], [40, 32, 32, 3]]);
+    await loader.close();
   });
 });

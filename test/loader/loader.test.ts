@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoader, createLoaderWithFaults } from '../../src/loader/loader.js';
 import { SampleError, SkipBudgetError } from '../../src/errors.js';
 import type { Dataset } from '../../src/dataset/types.js';
-import { collect, colourIndex, coordinatePng, indexDataset, temporaryFolder, texturedDataset } from '../helpers.js';
+import { collect, colourIndex, coordinatePng, indexDataset, outcome, temporaryFolder, texturedDataset } from '../helpers.js';
 
 const folder = temporaryFolder();
 let indexed: Dataset;
@@ -19,6 +19,9 @@ beforeAll(async () => {
 afterAll(() => folder.remove());
 
 const small = { rescale: 32, crop: 24 } as const;
+
+/** The bytes under a typed array, for byte-for-byte comparisons. */
+const bytesOf = (view: ArrayBufferView) => Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 
 describe('createLoader() options', () => {
   it('createLoader() - rejects bad options up front, naming the option and the value', () => {
@@ -107,6 +110,61 @@ describe('createLoader() batches', () => {
     expect(() => loader.stream(0)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
   });
 
+  it('loader.epoch(e, { startBatch }) - the batches from startBatch are the tail of the full epoch, byte for byte; earlier ones are not decoded', async () => {
+    const loader = createLoader(textured, { ...small, batchSize: 6, workers: 2, seed: 8 });
+    const full = await collect(loader.epoch(3));
+    expect(full.map((batch) => batch.labels.length)).toEqual([6, 6, 6, 6, 6, 6, 4]);
+    const decodesBefore = loader.stats().decodes;
+    const tail = await collect(loader.epoch(3, { startBatch: 4 }));
+    expect(loader.stats().decodes - decodesBefore).toBe(6 + 6 + 4);
+    expect(tail.map((batch) => batch.index)).toEqual([4, 5, 6]);
+    tail.forEach((batch, b) => {
+      const expected = full[4 + b]!;
+      expect(batch.indices).toEqual(expected.indices);
+      expect(batch.labels).toEqual(expected.labels);
+      expect(batch.shape).toEqual(expected.shape);
+      expect(bytesOf(batch.images).equals(bytesOf(expected.images)), `batch ${4 + b}`).toBe(true);
+      expect(bytesOf(batch.affine).equals(bytesOf(expected.affine))).toBe(true);
+    });
+    expect(await collect(loader.epoch(3, { startBatch: 7 }))).toEqual([]);
+    expect(() => loader.epoch(3, { startBatch: -1 })).toThrow(/options\.startBatch but received -1/);
+    await loader.close();
+  });
+
+  it("createLoader({ mode: 'train', shuffle: false }) - batch.indices run 0..n-1 while crops and flips stay random, the same as shuffled", async () => {
+    const dir = join(folder.dir, 'coords-order');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, 'coords.png');
+    await coordinatePng(path, 32, 8); // pixel (x, y) = [8x, 8y, 50]
+    const count = 24;
+    const dataset = { samples: Array.from({ length: count }, () => ({ path, label: 0 })), classes: ['a'] };
+    const options = { mode: 'train', rescale: 32, crop: 16, dtype: 'uint8', normalize: false, lighting: false, batchSize: 5, workers: 2, seed: 12 } as const;
+    const patchBytes = 16 * 16 * 3;
+    const patches = async (shuffle: boolean) => {
+      const loader = createLoader(dataset, { ...options, shuffle });
+      const batches = await collect(loader.epoch(1));
+      await loader.close();
+      const order = batches.flatMap((batch) => Array.from(batch.indices));
+      const byIndex = new Map(batches.flatMap((batch) => Array.from(batch.indices, (index, k) => [index, batch.images.slice(k * patchBytes, (k + 1) * patchBytes)] as const)));
+      return { order, byIndex };
+    };
+    const inOrder = await patches(false);
+    expect(inOrder.order).toEqual(Array.from({ length: count }, (_, i) => i));
+    // A patch's first two pixels give its crop offset, and whether it was mirrored (x runs backwards).
+    const drawn = [...inOrder.byIndex.values()].map((patch) => {
+      const [first, second, y] = [patch[0]! / 8, patch[3]! / 8, patch[1]! / 8];
+      return second < first ? `${first - 15},${y} mirrored` : `${first},${y}`;
+    });
+    expect(new Set(drawn.map((d) => d.replace(' mirrored', ''))).size, drawn.join(' ')).toBeGreaterThan(count / 2);
+    expect(drawn.filter((d) => d.endsWith('mirrored')).length, drawn.join(' ')).toBeGreaterThan(0);
+    expect(drawn.filter((d) => !d.endsWith('mirrored')).length, drawn.join(' ')).toBeGreaterThan(0);
+    // Shuffling changes the order only: every image gets the same patch either way.
+    const shuffled = await patches(true);
+    expect(shuffled.order).not.toEqual(inOrder.order);
+    for (let index = 0; index < count; index++) expect(bytesOf(shuffled.byIndex.get(index)!).equals(bytesOf(inOrder.byIndex.get(index)!)), `image ${index}`).toBe(true);
+  });
+
   it('createLoader() - dropLast, batch count and the short last batch', async () => {
     const loader = createLoader(indexed, { ...small, batchSize: 25, workers: 1, mode: 'centre' });
     expect(loader.length).toBe(4);
@@ -173,20 +231,25 @@ describe('createLoader() batches', () => {
 });
 
 describe('createLoader() backpressure and lifecycle', () => {
-  it('createLoader() - a slow consumer never has more than prefetch batches decoded ahead', async () => {
-    const loader = createLoader(textured, { ...small, batchSize: 4, workers: 2, prefetch: 2 });
-    let worst = 0;
-    for await (const batch of loader.epoch(0)) {
-      void batch;
-      await new Promise((resolve) => setTimeout(resolve, 40));
-      worst = Math.max(worst, loader.stats().ahead);
+  it('createLoader() - a consumer that stops pulling holds the loader at prefetch batches decoded; each request lets one more start', async () => {
+    const prefetch = 2;
+    const batchSize = 4;
+    // The consumer takes `taken` batches, then holds the last one and asks for nothing more.
+    for (const taken of [1, 3]) {
+      const loader = createLoader(textured, { ...small, batchSize, workers: 2, prefetch, seed: 2 });
+      expect(loader.length).toBe(10);
+      const iterator = loader.epoch(0);
+      for (let b = 0; b < taken; b++) expect((await iterator.next()).done).toBe(false);
+      expect(loader.stats().maxAhead).toBe(prefetch);
+      expect(loader.stats().ahead).toBe(prefetch - 1);
+      // One ring of prefetch + 1 buffers (pixels + affine rows), allocated once.
+      expect(loader.stats().bufferBytes).toBe((prefetch + 1) * (4 * 24 * 24 * 3 * 4 + 4 * 24));
+      // close() waits for every decode already submitted: what was decoded by then is all the
+      // work the loader did for this consumer. Unbounded, it would have decoded all 40 images.
+      await loader.close();
+      expect(loader.stats().decodes, `after taking ${taken} batch(es)`).toBe((taken - 1 + prefetch) * batchSize);
+      await expect(iterator.next()).rejects.toMatchObject({ code: 'CLOSED' });
     }
-    const stats = loader.stats();
-    expect(worst).toBeLessThanOrEqual(2);
-    expect(stats.maxAhead).toBe(2);
-    expect(stats.producerWaitMs).toBeGreaterThan(0);
-    expect(stats.bufferBytes).toBe(3 * (4 * 24 * 24 * 3 * 4 + 4 * 24));
-    await loader.close();
   });
 
   it('createLoader() - break after 2 batches leaves no pending task or timer; close() ends every thread', async () => {
@@ -201,7 +264,6 @@ describe('createLoader() backpressure and lifecycle', () => {
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(before.filter((r) => r === 'Timeout').length);
     await loader.close();
     expect(loader.stats().threads).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     const after = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     expect(after.filter((r) => r !== 'Timeout').sort()).toEqual(before.filter((r) => r !== 'Timeout').sort());
   });
@@ -219,6 +281,35 @@ describe('createLoader() backpressure and lifecycle', () => {
     })()).rejects.toBe(reason);
     expect(seen).toBe(2);
     await loader.close();
+  });
+
+  it('createLoader({ signal }) - aborting ends the epoch being iterated with the reason, and every epoch after it', async () => {
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const loader = createLoader(textured, { ...small, batchSize: 4, workers: 1, signal: controller.signal });
+    let seen = 0;
+    const error = await outcome(loader.epoch(0), () => {
+      if (++seen === 2) controller.abort(reason);
+    });
+    expect(error).toBe(reason);
+    expect(seen).toBe(2);
+    expect(loader.stats().ahead).toBe(0);
+    expect(await outcome(loader.epoch(1))).toBe(reason);
+    expect(await outcome(loader)).toBe(reason);
+    await loader.close();
+    expect(loader.stats().threads).toBe(0);
+  });
+
+  it('loader[Symbol.asyncDispose]() - closes the loader: threads end, the epoch being iterated and epoch() throw CLOSED', async () => {
+    const loader = createLoader(textured, { ...small, batchSize: 8, workers: 2 });
+    const iterator = loader.epoch(0);
+    expect((await iterator.next()).done).toBe(false);
+    expect(loader.stats().threads).toBe(2);
+    await loader[Symbol.asyncDispose]();
+    expect(loader.stats().threads).toBe(0);
+    expect(loader.stats().bufferBytes).toBe(0);
+    await expect(iterator.next()).rejects.toMatchObject({ code: 'CLOSED', name: 'PatchstreamError' });
+    expect(() => loader.epoch(1)).toThrow(expect.objectContaining({ code: 'CLOSED', name: 'PatchstreamError' }));
   });
 
   it('loader.stream() - pipeline() into a consumer gets the same batches as epoch()', async () => {

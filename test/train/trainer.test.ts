@@ -95,32 +95,37 @@ describe('train()', () => {
 
   it('patchstream train - SIGINT finishes the step, writes a checkpoint, leaves no temporary folder and exits 130', async () => {
     const out = join(folder.dir, 'sigint');
-    const child = spawn(process.execPath, [resolve('bin/patchstream.js'), 'train', 'fixtures/shapes', '--model', 'alexnet-small', '--width', '0.5', '--rescale', '20', '--crop', '16', '--batch-size', '8', '--epochs', '50', '--backend', 'wasm', '--workers', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    // Wait for the first epoch to finish, then interrupt in the middle of the second.
-    await new Promise<void>((resolveWait, reject) => {
-      const timer = setInterval(() => {
-        if (/epoch 1\/50/.test(output)) {
-          clearInterval(timer);
-          setTimeout(() => {
-            child.kill('SIGINT');
-            resolveWait();
-          }, 300);
-        }
-      }, 50);
-      child.on('exit', () => {
-        clearInterval(timer);
-        reject(new Error(`exited early: ${output}`));
-      });
+    const child = spawn(process.execPath, [resolve('bin/patchstream.js'), 'train', 'fixtures/shapes', '--model', 'alexnet-small', '--width', '0.5', '--rescale', '20', '--crop', '16', '--batch-size', '8', '--epochs', '50', '--backend', 'wasm', '--workers', '1', '--out', out, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const exited = new Promise<number | null>((resolveExit) => child.on('exit', (exitCode) => resolveExit(exitCode)));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    // Under --json, stdout carries one line per epoch: interrupt as soon as the first one
+    // arrives, so the signal lands in the second epoch (index 1), whatever the machine's speed.
+    let signalled = false;
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const complete = stdout.split('\n').slice(0, -1); // a chunk may end mid-line
+      if (!signalled && complete.some((line) => JSON.parse(line).type === 'epoch')) {
+        signalled = true;
+        child.kill('SIGINT');
+      }
     });
-    const code = await new Promise<number | null>((resolveExit) => child.on('exit', (exitCode) => resolveExit(exitCode)));
+    const code = await exited;
+    const output = `${stdout}${stderr}`;
+    expect(signalled, `exited before its first epoch ended: ${output}`).toBe(true);
     expect(code, output).toBe(130);
-    expect(output).toMatch(/interrupted: checkpoint at epoch 1, step \d+/);
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.filter((line) => line.type === 'epoch').map((line) => line.epoch)).toEqual([1]);
+    const summary = lines.at(-1);
+    expect(summary).toMatchObject({ type: 'summary', interrupted: true, epochs: 1 });
+    const interrupted = /interrupted: checkpoint at epoch 1, step (\d+)/.exec(stderr);
+    expect(interrupted, stderr).not.toBeNull();
+    const step = Number(interrupted![1]);
+    expect(summary.checkpoint).toMatch(new RegExp(`epoch-0001-step-${String(step).padStart(6, '0')}$`));
     expect(readdirSync(join(out, 'checkpoints')).some((name) => name.includes('.tmp'))).toBe(false);
     const saved = await loadCheckpoint(out);
-    expect(saved.state.epoch).toBe(1);
+    expect([saved.state.epoch, saved.state.step]).toEqual([1, step]);
     expect(existsSync(join(out, 'latest'))).toBe(true);
   });
 
