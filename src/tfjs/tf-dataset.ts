@@ -26,6 +26,8 @@ export interface TensorBatch extends tf.TensorContainerObject {
  * Wraps a loader as a tfjs dataset. Tensor ownership: `model.fitDataset` disposes each batch
  * after its step; when you iterate the dataset yourself, dispose `xs` and `ys` when done.
  * The pixels are copied into the tensor, so the loader's ring buffer can be reused at once.
+ * One pass at a time: starting a pass ends an unfinished previous one (tf.data never ends a
+ * pass it stopped early, e.g. with `take(n)`), so memory stays at one epoch's buffers.
  * @throws {TypeError} the loader does not produce float32 batches
  * @example
  * await model.fitDataset(toTfDataset(loader), { epochs: 10 });
@@ -35,13 +37,22 @@ export function toTfDataset(loader: Loader, options: TfDatasetOptions = {}): tf.
   const classes = loader.dataset.classes.length;
   const labels = options.labels ?? 'oneHot';
   let epoch = options.firstEpoch ?? 0;
+  // tf.data never calls an iterator's return(): a pass that stops early (`take(n)`, fitDataset's
+  // `batchesPerEpoch`) would keep its loader epoch, and that epoch's batch buffers, until
+  // loader.close(). So a new pass ends the previous one when it starts.
+  let open: AsyncIterableIterator<Batch> | null = null;
   return tf.data.generator(() => {
     // The epoch is claimed at the first next(), not here: fitDataset makes an iterator it never
     // reads before making epoch 0's, which would otherwise use up `firstEpoch` unseen.
     let batches: AsyncIterableIterator<Batch> | null = null;
     return {
       async next(): Promise<IteratorResult<TensorBatch>> {
-        batches ??= loader.epoch(epoch++);
+        if (batches === null) {
+          const previous = open;
+          open = null;
+          await previous?.return?.();
+          batches = open = loader.epoch(epoch++);
+        }
         const result = await batches.next();
         if (result.done) return { done: true, value: undefined };
         const batch = result.value;
@@ -55,6 +66,7 @@ export function toTfDataset(loader: Loader, options: TfDatasetOptions = {}): tf.
         });
       },
       async return(): Promise<IteratorResult<TensorBatch>> {
+        if (open === batches) open = null;
         await batches?.return?.();
         return { done: true, value: undefined };
       },

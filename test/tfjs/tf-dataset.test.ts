@@ -116,4 +116,18 @@ describe('toTfDataset()', () => {
     expect(loader.stats().bufferBytes).toBe(ring);
     await loader.close();
   });
+
+  it('toTfDataset().take(n) - a pass stopped early is ended when the next pass starts: buffers stay at one epoch\'s ring', async () => {
+    const loader = createLoader(textured, { ...options, prefetch: 2 });
+    const dataset = toTfDataset(loader).take(1);
+    const firstPass = await pass(dataset);
+    expect(firstPass).toHaveLength(1);
+    const ring = loader.stats().bufferBytes;
+    expect(ring).toBe(3 * (4 * 24 * 24 * 3 * 4 + 4 * 24));
+    for (let again = 0; again < 3; again++) expect(await pass(dataset)).toHaveLength(1);
+    // Without ending the previous pass, each take(1) pass kept its epoch open and its ring allocated.
+    expect(loader.stats().bufferBytes).toBe(ring);
+    // The fourth pass (epoch 3) is still open: close() ends it.
+    await loader.close();
+  });
 });
