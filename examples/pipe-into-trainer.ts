@@ -35,7 +35,7 @@ const trainer = new Writable({
     console.log(`step ${steps}: loss ${loss.toFixed(3)}, batches waiting: loader ${loader.stats().ahead} + stream ${source.readableLength} + writable ${trainer.writableLength}`);
     setTimeout(() => {
       // The end of a slow step is when the producer has run furthest ahead. Batches in memory
-      // now: this one, the stream's buffer, and any the loader is decoding; prefetch bounds them.
+      // now: this one, plus the stream's buffer and any the loader is decoding (at most prefetch).
       mostHeld = Math.max(mostHeld, trainer.writableLength + source.readableLength + loader.stats().ahead);
       done();
     }, 150); // a slow consumer: the loader waits for it
@@ -45,6 +45,6 @@ const trainer = new Writable({
 const source = loader.stream(0);
 await pipeline(source, trainer);
 console.log(`trained ${steps} steps; producer waited ${(loader.stats().producerWaitMs / 1000).toFixed(2)} s for the consumer`);
-console.log(`at most ${mostHeld} batches in memory at once (prefetch ${loader.options.prefetch})`);
+console.log(`at most ${mostHeld} batches in memory at once (prefetch ${loader.options.prefetch}, plus the one being trained on)`);
 await loader.close();
 model.dispose();

@@ -87,7 +87,10 @@ export async function* orderedBounded<TSlot, TResult>(
       times.consumerWaitMs += performance.now() - waitStarted;
       jobs.delete(index);
       handedOut++;
-      noteAhead();
+      // Refill before handing the job out, not only when the consumer asks for the next one:
+      // while the consumer works on this job, `ahead` others run (the slot of the job before
+      // this one is already free), so a ring of `ahead + 1` slots is used whole.
+      fill();
       yield { index, slot: job.slot, result };
       signal?.throwIfAborted();
       options.release(job.slot);

@@ -231,7 +231,7 @@ describe('createLoader() batches', () => {
 });
 
 describe('createLoader() backpressure and lifecycle', () => {
-  it('createLoader() - a consumer that stops pulling holds the loader at prefetch batches decoded; each request lets one more start', async () => {
+  it('createLoader() - a consumer that stops pulling holds the loader at prefetch batches decoded beyond the one it holds; each request lets one more start', async () => {
     const prefetch = 2;
     const batchSize = 4;
     // The consumer takes `taken` batches, then holds the last one and asks for nothing more.
@@ -240,14 +240,15 @@ describe('createLoader() backpressure and lifecycle', () => {
       expect(loader.length).toBe(10);
       const iterator = loader.epoch(0);
       for (let b = 0; b < taken; b++) expect((await iterator.next()).done).toBe(false);
+      // While the consumer holds a batch, `prefetch` more are decoded or decoding.
       expect(loader.stats().maxAhead).toBe(prefetch);
-      expect(loader.stats().ahead).toBe(prefetch - 1);
-      // One ring of prefetch + 1 buffers (pixels + affine rows), allocated once.
+      expect(loader.stats().ahead).toBe(prefetch);
+      // One ring of prefetch + 1 buffers (pixels + affine rows), allocated once and all used.
       expect(loader.stats().bufferBytes).toBe((prefetch + 1) * (4 * 24 * 24 * 3 * 4 + 4 * 24));
       // close() waits for every decode already submitted: what was decoded by then is all the
       // work the loader did for this consumer. Unbounded, it would have decoded all 40 images.
       await loader.close();
-      expect(loader.stats().decodes, `after taking ${taken} batch(es)`).toBe((taken - 1 + prefetch) * batchSize);
+      expect(loader.stats().decodes, `after taking ${taken} batch(es)`).toBe((taken + prefetch) * batchSize);
       await expect(iterator.next()).rejects.toMatchObject({ code: 'CLOSED' });
     }
   });
