@@ -82,13 +82,13 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--backend <name>', 'tfjs backend (auto: the fastest that loads)').choices(BACKEND_PREFERENCES).default('auto'))
     .addOption(new Option('--feed <dtype>', 'uint8 batches with lighting + normalisation on the device, or float32 (auto: uint8 on GPU backends)').choices(['auto', 'uint8', 'float32']).default('auto'))
     .option('--out <dir>', 'checkpoints, metrics.jsonl and curve.svg go here', 'runs/train')
-    .option('--resume <checkpoint>', 'continue from a checkpoint folder or a previous --out folder')
+    .option('--resume <checkpoint>', "continue from a checkpoint folder or a previous --out folder; flags that would change the batches or the model are ignored (the checkpoint's values are kept), and the run prints which")
     .option('--checkpoint-every <steps>', 'also checkpoint every N steps (0: at epoch ends only)', integer(0), 0)
     .option('--cache <where>', "keep prepared images: 'memory' or a folder")
     .option('--stats <file>', 'colour statistics from `patchstream stats --out` for normalisation and PCA lighting (default: ImageNet\'s)')
     .option('--skip-errors', 'skip unreadable images (counted, listed) instead of stopping')
     .option('--no-ten-crop', 'skip the final centre + ten-crop evaluation')
-    .option('--json', 'one JSON object per line (an epoch per line), the last a summary')
+    .option('--json', 'one JSON object per line (a resume line when resuming, an epoch per line), the last a summary')
     .option('--verbose', 'full error stacks')
     .addHelpText('after', `
 Examples:
@@ -96,13 +96,16 @@ Examples:
   $ patchstream train /data/imagenet/train --val /data/imagenet/val --out runs/alexnet        # the paper's recipe (GPU)
   $ patchstream train /data/imagenet/train --resume runs/alexnet
 Ctrl-C finishes the current step, writes a checkpoint and exits with code 130.`)
-    .action(async (dir: string, flags: TrainFlags) => {
-      await trainCommand(dir, flags);
+    .action(async (dir: string, flags: TrainFlags, command: Command) => {
+      await trainCommand(dir, flags, command);
     });
 }
 
-async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
+async function trainCommand(dir: string, flags: TrainFlags, command: Command): Promise<void> {
   const reporter = new Reporter(flags);
+  // Resuming, only the flags typed on the command line are passed on: the trainer takes the
+  // rest from the checkpoint and says which typed ones it kept, ignored or applied.
+  const passed = <T extends object>(name: keyof TrainFlags, entry: T): Partial<T> => (!flags.resume || command.getOptionValueSource(name) === 'cli' ? entry : {});
   const model = flags.model as ModelName;
   const backend = flags.backend as BackendPreference;
   const feed = flags.feed as 'auto' | 'uint8' | 'float32';
@@ -123,12 +126,14 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
     let progress = reporter.progress(1, 'epoch {epoch} |{bar}| step {value}/{total} | loss {loss} | {rate} img/s | data wait {wait} | ETA {eta_formatted}', { epoch: 0, loss: '-', rate: '-', wait: '-' });
     let progressEpoch = -1;
     const options: TrainOptions = {
-      model, width: flags.width, rescale: flags.rescale, crop, epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr,
-      ...(lrSteps ? { lrSteps } : {}), patience: flags.patience, seed: flags.seed, backend, feed, out: flags.out,
-      ...(flags.resume ? { resume: flags.resume } : {}), ...(val ? { val } : {}), valFraction: flags.valFraction,
-      checkpointEvery: flags.checkpointEvery,
+      ...passed('model', { model }), ...passed('width', { width: flags.width }), ...passed('rescale', { rescale: flags.rescale }),
+      ...passed('crop', { crop }), ...passed('epochs', { epochs: flags.epochs }), ...passed('batchSize', { batchSize: flags.batchSize }),
+      ...passed('lr', { lr: flags.lr }), ...(lrSteps ? { lrSteps } : {}), ...passed('patience', { patience: flags.patience }),
+      ...passed('seed', { seed: flags.seed }), ...passed('backend', { backend }), ...passed('feed', { feed }), out: flags.out,
+      ...(flags.resume ? { resume: flags.resume } : {}), ...(val ? { val } : {}), ...passed('valFraction', { valFraction: flags.valFraction }),
+      ...passed('checkpointEvery', { checkpointEvery: flags.checkpointEvery }),
       loader: {
-        workers: flags.workers, prefetch: flags.prefetch,
+        ...passed('workers', { workers: flags.workers }), ...passed('prefetch', { prefetch: flags.prefetch }),
         ...(colourStats ? { lighting: colourStats, normalize: colourStats } : {}),
         ...(flags.cache ? { cache: flags.cache === 'memory' ? 'memory' as const : { dir: flags.cache } } : {}),
         ...(flags.skipErrors ? { onError: 'skip' as const, maxSkipped: Infinity } : {}),
@@ -136,6 +141,7 @@ async function trainCommand(dir: string, flags: TrainFlags): Promise<void> {
       finalEvaluation: flags.tenCrop,
       signal,
       log: (line) => reporter.info(line),
+      onResume: (info) => reporter.event({ type: 'resume', ...info }),
       onStep: (info) => {
         if (info.epoch !== progressEpoch) {
           progress.stop();

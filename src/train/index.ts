@@ -6,6 +6,7 @@
  */
 export { train } from './trainer.js';
 export type { TrainOptions, TrainResult, StepInfo, EpochInfo } from './trainer.js';
+export type { ResumeInfo, ResumeDifference } from './resume.js';
 export { Sgd, trainableVariables } from './sgd.js';
 export type { SgdOptions, SgdState } from './sgd.js';
 export { holdOut } from './split.js';

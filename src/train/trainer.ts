@@ -24,6 +24,7 @@ import { checkChoice, checkInteger, checkNumber, checkPositiveIntegers } from '.
 import { PACKAGE_VERSION } from '../version.js';
 import { batchToTensor } from '../model/device-feed.js';
 import type { WebgpuAdapter } from '../model/webgpu.js';
+import { compareResume, describeResume, type ComparedOption, type ResumeInfo } from './resume.js';
 import { RunFolder } from './run-folder.js';
 import { LearningRateSchedule, type ScheduleState } from './schedule.js';
 import { Sgd, trainableVariables } from './sgd.js';
@@ -46,7 +47,7 @@ export interface TrainOptions {
   rescale?: number;
   /** Training patch side, and the model's input size. @default LOADER_DEFAULTS.crop (224), at most rescale */
   crop?: number;
-  /** @default 90 */
+  /** @default 90; when resuming, the checkpoint's */
   epochs?: number;
   /** @default LOADER_DEFAULTS.batchSize (128) */
   batchSize?: number;
@@ -77,9 +78,16 @@ export interface TrainOptions {
   valFraction?: number;
   /** Folder for checkpoints, metrics.jsonl and curve.svg. @default 'runs/train' */
   out?: string;
-  /** Checkpoint (folder or training --out folder) to continue from. */
+  /**
+   * Checkpoint (folder or training --out folder) to continue from. The run keeps the
+   * checkpoint's model, width, rescale, crop, batchSize, lr, lrSteps, patience, momentum,
+   * weightDecay, seed, valFraction and colour statistics (`loader.normalize`, `loader.lighting`):
+   * other values given for them are ignored. `epochs`, `checkpointEvery` and `loader.workers`,
+   * `prefetch` and `cache` are taken from these options when given, else from the checkpoint.
+   * {@link TrainOptions.onResume} and the log say which.
+   */
   resume?: string;
-  /** Also write a checkpoint every this many steps (0: only at the end of each epoch). @default 0 */
+  /** Also write a checkpoint every this many steps (0: only at the end of each epoch). @default 0; when resuming, the checkpoint's */
   checkpointEvery?: number;
   /** Run the ten-crop evaluation (with the centre patch of the same pass) on the validation set at the end. @default true */
   finalEvaluation?: boolean;
@@ -89,6 +97,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Human-readable progress lines. */
   log?: (line: string) => void;
+  /** Once, when resuming: which settings come from the checkpoint, which given values were ignored and which changed. */
+  onResume?: (info: ResumeInfo) => void;
   /** After every step. */
   onStep?: (info: StepInfo) => void;
   /** After every epoch's validation. */
@@ -175,6 +185,19 @@ function settingsFrom(options: TrainOptions): RunSettings {
   };
 }
 
+/**
+ * Settings a checkpoint records (beside `backend`) that change the speed or the length of a run,
+ * not its batches: a resumed run keeps them unless given again, except the feed, which belongs
+ * to the machine, as the backend does.
+ */
+interface RuntimeSettings {
+  workers?: number;
+  prefetch?: number;
+  cache?: TrainLoaderOptions['cache'];
+  checkpointEvery: number;
+  feed: 'uint8' | 'float32';
+}
+
 /** Everything one run holds while it trains. */
 interface Run {
   tf: Tfjs;
@@ -187,6 +210,8 @@ interface Run {
   history: EpochInfo[];
   classes: string[];
   loaderOptions: TrainLoaderOptions;
+  checkpointEvery: number;
+  feed: 'uint8' | 'float32';
   options: TrainOptions;
 }
 
@@ -202,16 +227,29 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
   const log = options.log ?? (() => undefined);
   const folder = await RunFolder.open(options.out ?? 'runs/train', log);
   const resumed = options.resume ? await loadCheckpoint(options.resume) : null;
-  let settings = settingsFrom(options);
+  const given = settingsFrom(options);
+  let settings = given;
+  let loaderOptions: TrainLoaderOptions = options.loader ?? {};
+  let checkpointEvery = options.checkpointEvery ?? 0;
   if (resumed) {
     const saved = resumed.state.settings as RunSettings;
-    // A resumed run keeps everything that decides which samples it sees and how: only the
-    // number of epochs may grow.
-    settings = { ...saved, epochs: options.epochs ?? saved.epochs };
+    const runtime = (resumed.state.runtime ?? {}) as Partial<RuntimeSettings>;
     checkSameClasses(resumed.state.classes, dataset.classes, ['checkpoint', 'dataset'], `Cannot resume ${resumed.path}: the dataset's classes differ from the checkpoint's (labels would shift)`, { sameOrder: true });
     log(`resuming ${resumed.path} at epoch ${resumed.state.epoch}, step ${resumed.state.step}`);
+    // A resumed run keeps everything that decides which samples it sees and how (the colour
+    // statistics too); the length of the run and the loader's speed settings may change.
+    settings = { ...saved, epochs: options.epochs ?? saved.epochs };
+    const { normalize, lighting, ...rest } = loaderOptions;
+    loaderOptions = {
+      ...rest,
+      ...(resumed.state.normalize !== undefined ? { normalize: resumed.state.normalize as TrainLoaderOptions['normalize'] } : {}),
+      ...(resumed.state.lighting !== undefined ? { lighting: resumed.state.lighting as TrainLoaderOptions['lighting'] } : {}),
+    };
+    for (const key of ['workers', 'prefetch', 'cache'] as const) {
+      if (loaderOptions[key] === undefined && runtime[key] !== undefined) (loaderOptions as Record<string, unknown>)[key] = runtime[key];
+    }
+    checkpointEvery = options.checkpointEvery ?? runtime.checkpointEvery ?? 0;
   }
-  const loaderOptions: TrainLoaderOptions = options.loader ?? {};
   const split = options.val ? { train: dataset, val: options.val } : holdOut(dataset, settings.valFraction, settings.seed);
   if (options.val) {
     checkSameClasses(dataset.classes, options.val.classes, ['training set', 'validation set'], 'The validation set has other classes than the training set (labels would shift)', { sameOrder: true });
@@ -222,6 +260,11 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
   const backend = await selectBackend(options.backend ?? 'auto', log);
   const tf = backend.tf;
   const dtype = feed === 'auto' ? (backend.device ? 'uint8' : 'float32') : feed;
+  if (resumed) {
+    const info = resumeInfo(resumed, options, given, { backend: backend.name, feed: dtype });
+    for (const line of describeResume(info)) log(line);
+    options.onResume?.(info);
+  }
   const trainLoader = createLoader(split.train, { ...shared, mode: 'train', dtype });
   const valLoader = createLoader(split.val, { ...uncached, mode: 'centre' });
   const numClasses = dataset.classes.length;
@@ -233,7 +276,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
   const sgd = new Sgd(tf, { lr: schedule.lr, momentum: settings.momentum, weightDecay: settings.weightDecay });
   if (resumed) restoreVelocities(tf, sgd, resumed, schedule.lr);
   const run: Run = {
-    tf, backend, settings, model, sgd, schedule, folder, classes: dataset.classes, loaderOptions, options,
+    tf, backend, settings, model, sgd, schedule, folder, classes: dataset.classes, loaderOptions, checkpointEvery, feed: dtype, options,
     history: resumed ? [...(resumed.state.history as EpochInfo[])] : [],
   };
   let lastCheckpoint = resumed?.path ?? '';
@@ -387,7 +430,7 @@ async function trainEpoch(
         interrupted = true;
         break;
       }
-      if (options.checkpointEvery && step % options.checkpointEvery === 0 && step < stepsPerEpoch) await checkpointAt(step);
+      if (run.checkpointEvery && step % run.checkpointEvery === 0 && step < stepsPerEpoch) await checkpointAt(step);
     }
   } catch (error) {
     if (!options.signal?.aborted) throw error;
@@ -413,6 +456,11 @@ async function checkpoint(run: Run, epoch: number, step: number): Promise<string
     backend: run.backend.name,
     ...(loaderOptions.normalize !== undefined ? { normalize: loaderOptions.normalize } : {}),
     ...(loaderOptions.lighting !== undefined ? { lighting: loaderOptions.lighting } : {}),
+    runtime: {
+      // Not the workers' default: it is the machine's core count, not a choice of this run.
+      workers: loaderOptions.workers, prefetch: loaderOptions.prefetch ?? LOADER_DEFAULTS.prefetch, cache: loaderOptions.cache ?? LOADER_DEFAULTS.cache,
+      checkpointEvery: run.checkpointEvery, feed: run.feed,
+    } satisfies RuntimeSettings,
     patchstream: PACKAGE_VERSION,
     savedAt: new Date().toISOString(),
   };
@@ -420,6 +468,32 @@ async function checkpoint(run: Run, epoch: number, step: number): Promise<string
   const optimizer: NamedArray[] = await Promise.all(velocities.map(async ({ name, tensor }) => ({ name, shape: tensor.shape, data: (await tensor.data()) as Float32Array })));
   tf.dispose(velocities.map((v) => v.tensor));
   return run.folder.checkpoint({ model: artifacts, optimizer, state });
+}
+
+/**
+ * Compares the options of a resumed run with its checkpoint. An option counts as given when it
+ * is not `undefined` (the CLI passes only the flags typed on the command line).
+ */
+function resumeInfo(resumed: LoadedCheckpoint, options: TrainOptions, given: RunSettings, local: { backend: string; feed: 'uint8' | 'float32' }): ResumeInfo {
+  const saved = resumed.state.settings as RunSettings;
+  const runtime = (resumed.state.runtime ?? {}) as Partial<RuntimeSettings>;
+  const loader = options.loader ?? {};
+  const compared: Record<string, ComparedOption> = {};
+  for (const name of Object.keys(given) as Array<keyof RunSettings>) {
+    if (name === 'epochs') continue;
+    compared[name] = { kind: 'fixed', checkpoint: saved[name], given: options[name] === undefined ? undefined : given[name] };
+  }
+  // The colour statistics as the loader uses them: a checkpoint without them ran on the defaults.
+  const meanStd = (stats: LoaderOptions['normalize']) => (stats === undefined || stats === false ? stats : { mean: stats.mean, std: stats.std });
+  const components = (stats: LoaderOptions['lighting']) => (stats === undefined || stats === false ? stats : { eigenvalues: stats.eigenvalues, eigenvectors: stats.eigenvectors });
+  compared.normalize = { kind: 'fixed', checkpoint: meanStd((resumed.state.normalize ?? LOADER_DEFAULTS.normalize) as LoaderOptions['normalize']), given: meanStd(loader.normalize) };
+  compared.lighting = { kind: 'fixed', checkpoint: components((resumed.state.lighting ?? LOADER_DEFAULTS.lighting) as LoaderOptions['lighting']), given: components(loader.lighting) };
+  compared.epochs = { kind: 'restored', checkpoint: saved.epochs, given: options.epochs };
+  compared.checkpointEvery = { kind: 'restored', checkpoint: runtime.checkpointEvery, given: options.checkpointEvery };
+  for (const key of ['workers', 'prefetch', 'cache'] as const) compared[key] = { kind: 'restored', checkpoint: runtime[key], given: loader[key] };
+  compared.backend = { kind: 'local', checkpoint: resumed.state.backend, given: options.backend === undefined ? undefined : local.backend };
+  compared.feed = { kind: 'local', checkpoint: runtime.feed, given: options.feed === undefined ? undefined : local.feed };
+  return { checkpoint: resumed.path, epoch: resumed.state.epoch, step: resumed.state.step, ...compareResume(compared) };
 }
 
 function restoreVelocities(tf: Tfjs, sgd: Sgd, resumed: LoadedCheckpoint, lr: number): void {
