@@ -72,6 +72,7 @@ export async function evaluateCheckpoint(path: string, dataset: Dataset, options
   try {
     // One ten-crop pass gives both figures: its centre patch is the centre evaluation.
     const tenCrop = await evaluate((x) => model.predict(x) as never, aligned, { mode: 'ten-crop', loader, ...(options.signal ? { signal: options.signal } : {}) });
+    backend.throwIfDeviceError();
     return { centre: tenCrop.centre!, tenCrop, checkpoint: checkpoint.path, backend: backend.name, classes: aligned.classes };
   } finally {
     model.dispose();

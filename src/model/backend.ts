@@ -46,6 +46,12 @@ export interface SelectedBackend {
    * read losses every few steps, and feed uint8 batches.
    */
   device: boolean;
+  /**
+   * Throws if the device reported an error since the last call (webgpu: a rejected command is
+   * dropped and the run would go on with wrong numbers); a no-op on other backends. Call it
+   * after reading results back.
+   */
+  throwIfDeviceError(): void;
   /** Frees what the backend holds that would keep the process alive (the WebGPU device); a no-op elsewhere. */
   close(): Promise<void>;
 }
@@ -110,7 +116,12 @@ export async function selectBackend(
       const picked = await tryBackend(name, log, preference === 'webgpu');
       log(`backend: using ${picked.detail}`);
       const device = name === 'webgpu' || (name === 'tfjs-node-gpu' && picked.detail.includes('GPU'));
-      return { name, tf: picked.tf, skipped, detail: picked.detail, device, close: picked.close ?? (async () => {}), ...(picked.adapter ? { adapter: picked.adapter } : {}) };
+      return {
+        name, tf: picked.tf, skipped, detail: picked.detail, device,
+        throwIfDeviceError: picked.throwIfDeviceError ?? (() => {}),
+        close: picked.close ?? (async () => {}),
+        ...(picked.adapter ? { adapter: picked.adapter } : {}),
+      };
     } catch (error) {
       const reason = reasonOf(error);
       skipped.push({ name, reason });
@@ -125,14 +136,14 @@ async function tryBackend(
   name: SelectedBackend['name'],
   log: (line: string) => void,
   allowSoftware = false,
-): Promise<{ tf: Tfjs; detail: string; adapter?: WebgpuAdapter; close?: () => Promise<void> }> {
+): Promise<{ tf: Tfjs; detail: string; adapter?: WebgpuAdapter; throwIfDeviceError?: () => void; close?: () => Promise<void> }> {
   switch (name) {
     case 'tfjs-node-gpu':
     case 'tfjs-node':
       return loadTensorflow(name, log);
     case 'webgpu': {
       const gpu = await initWebgpu(tfjs, { allowSoftware, log });
-      return { tf: tfjs, detail: gpu.detail, adapter: gpu.adapter, close: gpu.close };
+      return { tf: tfjs, detail: gpu.detail, adapter: gpu.adapter, throwIfDeviceError: gpu.throwIfDeviceError, close: gpu.close };
     }
     case 'wasm':
       return { tf: tfjs, detail: await initWasm(tfjs) };

@@ -52,6 +52,12 @@ export interface WebgpuRuntime {
   adapter: WebgpuAdapter;
   /** One line for humans: `webgpu (NVIDIA H200, nvidia hopper; hardware; ...)`. */
   detail: string;
+  /**
+   * Throws if the device reported an error since the last call (validation, out of memory):
+   * WebGPU drops a command it rejects and carries on, so results computed since are wrong.
+   * Call it after reading results back (the errors arrive asynchronously).
+   */
+  throwIfDeviceError(): void;
   /** Same as {@link closeWebgpu}. */
   close(): Promise<void>;
 }
@@ -81,7 +87,11 @@ interface TfWebgpuPackage {
 }
 
 /** The one live runtime of this process (tfjs's backend registry is process-global too). */
-let current: { gpu: GpuLike; device: DeviceLike; adapter: WebgpuAdapter; detail: string; setNavigator: boolean; closed: boolean } | null = null;
+let current: {
+  gpu: GpuLike; device: DeviceLike; adapter: WebgpuAdapter; detail: string; setNavigator: boolean; closed: boolean;
+  /** Uncaptured device errors not yet thrown by throwIfDeviceError: the first message and the count. */
+  errors: { first: string; count: number } | null;
+} | null = null;
 let packages: Promise<{ dawn: WebgpuPackage; tfWebgpu: TfWebgpuPackage }> | null = null;
 let addedKernels: string[] = [];
 
@@ -229,18 +239,20 @@ export async function initWebgpu(tf: Tfjs, options: WebgpuOptions = {}): Promise
   } catch (error) {
     throw new Error(`requestDevice on ${adapterLabel(described)} failed: ${reasonOf(error)}`, { cause: error });
   }
-  let reported = 0;
-  device.addEventListener?.('uncapturederror', (event) => {
-    // One line per error up to a few: a broken shader repeats every step.
-    if (reported++ < 5) log(`webgpu: device error: ${event.error.message}`);
-  });
 
   // WebGPUBackend's constructor asserts navigator.gpu; it is removed again on close.
   const nav = ((globalThis as { navigator?: Record<string, unknown> }).navigator ??= {});
   const setNavigator = nav['gpu'] === undefined;
   if (setNavigator) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
+  const state: NonNullable<typeof current> = { gpu, device, adapter: described, detail: '', setNavigator, closed: false, errors: null };
+  let reported = 0;
+  device.addEventListener?.('uncapturederror', (event) => {
+    // One line per error up to a few: a broken shader repeats every step.
+    if (reported++ < 5) log(`webgpu: device error: ${event.error.message}`);
+    if (state.errors === null) state.errors = { first: event.error.message, count: 0 };
+    state.errors.count++;
+  });
 
-  const state = { gpu, device, adapter: described, detail: '', setNavigator, closed: false };
   const NodeWebGPUBackend = nodeBackendClass(tfWebgpu.WebGPUBackend);
   // A backend registered by someone else (a user who set navigator.gpu before importing the
   // package) is replaced: there is one `webgpu` name per process.
@@ -261,7 +273,22 @@ export async function initWebgpu(tf: Tfjs, options: WebgpuOptions = {}): Promise
 }
 
 function runtimeOf(state: NonNullable<typeof current>): WebgpuRuntime {
-  return { adapter: { ...state.adapter }, detail: state.detail, close: () => closeWebgpu() };
+  return {
+    adapter: { ...state.adapter },
+    detail: state.detail,
+    throwIfDeviceError: () => {
+      const errors = state.errors;
+      if (errors === null) return;
+      state.errors = null;
+      throw new Error(
+        // Dawn's first line is the error; the rest is its call-site context.
+        `webgpu device error on ${adapterLabel(state.adapter)}: ${errors.first.split('\n')[0]!.trim()}` +
+          `${errors.count > 1 ? ` (and ${errors.count - 1} more)` : ''}; the device dropped the rejected work, so the results since are invalid` +
+          `${/maxStorageBufferBindingSize|maxBufferSize|maximum (storage buffer binding|buffer) size/i.test(errors.first) ? ' (a tensor is larger than this adapter allows: use a smaller batch or model, or a GPU with larger limits)' : ''}`,
+      );
+    },
+    close: () => closeWebgpu(),
+  };
 }
 
 /** The open runtime's adapter, or null. */

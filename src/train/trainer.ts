@@ -304,6 +304,8 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
       startStep = 0;
       const seconds = (performance.now() - epochStarted) / 1000;
       const validation = await evaluate((x) => model.predict(x) as never, valLoader, { mode: 'centre' });
+      // Before anything is recorded or checkpointed: weights updated by dropped work are garbage.
+      backend.throwIfDeviceError();
       const info: EpochInfo = {
         epoch: epoch + 1,
         trainLoss: steps.loss,
@@ -333,6 +335,7 @@ export async function train(dataset: Dataset, options: TrainOptions = {}): Promi
         mode: 'ten-crop',
         loader: { ...uncached, rescale: settings.rescale, crop: settings.crop, batchSize: Math.max(1, Math.floor(settings.batchSize / 4)) },
       });
+      backend.throwIfDeviceError();
       final = { centre: tenCrop.centre!, tenCrop };
       await folder.record({ type: 'final', centre: summary(final.centre), tenCrop: summary(final.tenCrop) });
     }
@@ -391,6 +394,7 @@ async function trainEpoch(
     const stacked = tf.stack(pending.map((entry) => entry.loss));
     const values = await stacked.data();
     tf.dispose([stacked, ...pending.map((entry) => entry.loss)]);
+    run.backend.throwIfDeviceError();
     pending.forEach((entry, i) => {
       const loss = values[i]!;
       if (Number.isFinite(loss)) {
@@ -425,7 +429,9 @@ async function trainEpoch(
           dataWaitShare: (loader.stats().consumerWaitMs - waitBefore) / elapsed,
         },
       });
-      if (pending.length >= readLossEvery) await readLosses();
+      // The first step is read at once: a device that rejects the model's work (a tensor past
+      // its limits) then fails the run at step 1, not ten steps later.
+      if (pending.length >= readLossEvery || step === startStep + 1) await readLosses();
       if (options.signal?.aborted) {
         interrupted = true;
         break;

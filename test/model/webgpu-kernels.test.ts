@@ -202,4 +202,25 @@ describe.skipIf(reason !== '')('webgpu kernels agree with cpu', () => {
     expect(new Set(await t.data())).toEqual(new Set([2]));
     t.dispose();
   });
+
+  it('throwIfDeviceError() - a tensor past the adapter\'s maxStorageBufferBindingSize (fc6 on lavapipe): the dropped work is an error naming the limit, not wrong numbers', async (context) => {
+    await tf.setBackend('webgpu');
+    const runtime = await initWebgpu(tf, { allowSoftware: true });
+    runtime.throwIfDeviceError(); // nothing reported so far
+    const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
+    // lavapipe allows 128 MiB; full AlexNet's fc6 kernel (9216 x 4096 float32) is 144 MiB. A
+    // hardware adapter with GiBs of binding size is not worth filling here.
+    if (limit > 256 * 2 ** 20) context.skip();
+    const elements = limit / 4 + 4096;
+    const big = tf.fill([elements], 1);
+    const sum = tf.add(big, 1);
+    await sum.data();
+    tf.dispose([big, sum]);
+    expect(() => runtime.throwIfDeviceError()).toThrow(/webgpu device error on .*maximum storage buffer binding size.*results since are invalid.*larger than this adapter allows/s);
+    // Reported once: the next check sees only new errors.
+    const small = tf.add(tf.ones([4096]), 1);
+    await small.data();
+    small.dispose();
+    expect(() => runtime.throwIfDeviceError()).not.toThrow();
+  });
 });
