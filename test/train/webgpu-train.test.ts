@@ -89,7 +89,14 @@ describe.skipIf(reason !== '')('training on webgpu', () => {
   });
 
   // On 2 shared cores the cpu reference alone takes over 10 minutes: opt in with PATCHSTREAM_SLOW_TESTS=1.
-  it.runIf(process.env['PATCHSTREAM_SLOW_TESTS'] === '1')('Sgd.stepTensor() on full alexnet at 227 px (conv1 11x11/4, 2 groups) - webgpu and cpu agree over 2 steps', async () => {
+  it.runIf(process.env['PATCHSTREAM_SLOW_TESTS'] === '1')('Sgd.stepTensor() on full alexnet at 227 px (conv1 11x11/4, 2 groups) - webgpu and cpu agree over 2 steps', async (context) => {
+    await tf.setBackend('webgpu');
+    const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
+    // fc6's kernel, 9216 x 4096 float32 (144 MiB), must fit one storage binding: lavapipe allows 128 MiB.
+    if (limit < 9216 * 4096 * 4) {
+      console.warn(`full AlexNet skipped: this adapter's maxStorageBufferBindingSize is ${limit} bytes, fc6 needs ${9216 * 4096 * 4}`);
+      context.skip();
+    }
     const cpu = await lossCurve('cpu', 'alexnet', 227, 2, 2);
     const gpu = await lossCurve('webgpu', 'alexnet', 227, 2, 2);
     gpu.losses.forEach((loss, i) => expect(Math.abs(loss - cpu.losses[i]!), `step ${i}: webgpu ${loss} cpu ${cpu.losses[i]}`).toBeLessThan(1e-3 * Math.max(1, cpu.losses[i]!)));
