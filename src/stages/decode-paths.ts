@@ -5,6 +5,8 @@
  */
 import type { PrepareResult } from './decode.js';
 import { decodeFile, type DecodeSettings } from './load.js';
+import { readImageFile } from './read.js';
+import { decodeRead } from './read-range.js';
 
 /** A decode path: read + check + decode one file with the loader's settings. */
 export interface DecodePath {
@@ -18,5 +20,8 @@ export function decodePaths(): DecodePath[] {
     // decoder 'auto' sends plain JPEGs to libjpeg-turbo + the WASM resample, the rest to sharp.
     { name: 'auto (libjpeg-turbo fast path)', decode: (path, settings) => decodeFile(path, { ...settings, decoder: 'auto' }) },
     { name: 'sharp', decode: (path, settings) => decodeFile(path, { ...settings, decoder: 'sharp' }) },
+    // A WebDataset shard member: bytes read by range, then the same check and decoders.
+    { name: 'shard member, auto', decode: async (path, settings) => decodeRead(path, await readImageFile(path, settings.maxFileBytes), { ...settings, decoder: 'auto' }) },
+    { name: 'shard member, sharp', decode: async (path, settings) => decodeRead(path, await readImageFile(path, settings.maxFileBytes), { ...settings, decoder: 'sharp' }) },
   ];
 }

@@ -36,6 +36,11 @@ export async function prepareImage(bytes: Uint8Array, settings: PrepareSettings,
   // relaxed by load.ts once the JPEG check has passed the file.
   const fast = await prepareJpegFast(bytes, settings);
   if (fast) return fast;
+  return prepareWithSharp(bytes, settings, failOn);
+}
+
+/** {@link prepareImage} through sharp alone, for a caller that already tried the fast path. */
+export async function prepareWithSharp(bytes: Uint8Array, settings: PrepareSettings, failOn: FailOn = settings.failOn): Promise<PrepareResult> {
   const { rescale } = settings;
   try {
     const { data, info } = await sharp(bytes, {

@@ -9,10 +9,9 @@ import { open } from 'node:fs/promises';
 import type { ShardStore } from '../dataset/types.js';
 import { isHttpLocation } from '../dataset/webdataset.js';
 import { reasonOf, type SampleFailure } from '../errors.js';
-import type { DecodeSettings } from './load.js';
-import { prepareImage, type PrepareResult } from './decode.js';
+import { decodeBytes, type DecodeSettings } from './load.js';
+import type { PrepareResult } from './decode.js';
 import type { ReadResult } from './read.js';
-import { checkFormat } from './sniff.js';
 
 /** Fewer bytes than any real image can have (as in read.ts). */
 const MIN_IMAGE_BYTES = 12;
@@ -222,10 +221,8 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
   return cause ? `${reasonOf(error)}: ${cause.code ?? ''} ${reasonOf(cause)}`.trim() : reasonOf(error);
 }
 
-/** sniff + prepare of bytes already read (the rest of `decodeFile` for a shard member). */
+/** sniff + check + prepare of bytes already read (the rest of `decodeFile` for a shard member). */
 export async function decodeRead(path: string, read: ReadResult, settings: DecodeSettings): Promise<PrepareResult> {
   if (!read.ok) return read;
-  const format = checkFormat(path, read.bytes, settings.formats, settings.allowMisnamed);
-  if (!format.ok) return format;
-  return prepareImage(read.bytes, settings);
+  return decodeBytes(path, read.bytes, settings);
 }
