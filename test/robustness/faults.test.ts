@@ -32,11 +32,32 @@ const identity = { rescale: 32, crop: 24, dtype: 'uint8', normalize: false } as 
  * which grows lazily to a few idle threads and is not ours to count.
  */
 function osThreads(): number | null {
+  let tasks: string[];
   try {
-    return readdirSync('/proc/self/task').filter((task) => readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() !== 'libvips worker').length;
+    tasks = readdirSync('/proc/self/task');
   } catch {
-    return null;
+    return null; // no /proc here
   }
+  return tasks.filter((task) => {
+    try {
+      return readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() !== 'libvips worker';
+    } catch {
+      return false; // the thread ended between the listing and the read
+    }
+  }).length;
+}
+
+/**
+ * The OS thread count once it stops changing: a worker thread's 'exit' event (which close()
+ * awaits) can come just before the kernel removes the thread. Polls for at most 2 s.
+ */
+async function settledOsThreads(expected: number): Promise<number | null> {
+  let count = osThreads();
+  for (let waited = 0; count !== expected && waited < 2000; waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    count = osThreads();
+  }
+  return count;
 }
 
 /** Handles that keep the event loop alive, without vitest's own timers and pipes to the runner. */
@@ -100,7 +121,7 @@ describe("createLoader() - worker faults under onError 'throw'", () => {
       // Unshuffled (centre mode): every batch before the sample's batch arrived whole, none after.
       expect(delivered).toBe(Math.floor(index / 10) * 10);
       expect(loader.stats().threads).toBe(0);
-      if (threadsBefore !== null) expect(osThreads()).toBe(threadsBefore);
+      if (threadsBefore !== null) expect(await settledOsThreads(threadsBefore)).toBe(threadsBefore);
       // The next epoch starts a new pool and fails the same way: the fault is data, not luck.
       const again = await outcome(loader.epoch(1));
       expect((again as SampleError).index).toBe(index);
@@ -162,7 +183,7 @@ describe('createLoader() - consumers that throw, break, abort or close', () => {
       if (cycle % 20 === 0) {
         await loader.close();
         expect(loader.stats().threads).toBe(0);
-        if (threadsBefore !== null) expect(osThreads(), `OS threads after close at cycle ${cycle}`).toBe(threadsBefore);
+        if (threadsBefore !== null) expect(await settledOsThreads(threadsBefore), `OS threads after close at cycle ${cycle}`).toBe(threadsBefore);
         expect(activeResources(), `active handles after close at cycle ${cycle}`).toEqual(resourcesBefore);
         if (cycle === 20 && gc) {
           gc();
@@ -249,7 +270,7 @@ describe('loader.close() during an epoch', () => {
     expect(seen).toBe(2);
     await closing;
     expect(loader.stats().threads).toBe(0);
-    if (threadsBefore !== null) expect(osThreads()).toBe(threadsBefore);
+    if (threadsBefore !== null) expect(await settledOsThreads(threadsBefore)).toBe(threadsBefore);
     expect(() => loader.epoch(1)).toThrow(/closed/);
   });
 
