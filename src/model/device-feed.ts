@@ -14,9 +14,11 @@ import type { Tfjs } from './tfjs.js';
 type Tensor4D = ReturnType<Tfjs['tensor4d']>;
 
 /**
- * Turns a loader batch into the model's float32 NHWC input. Float32 batches are copied as they
+ * Turns a loader batch into the model's float32 NHWC input. Float32 batches go in as they
  * are; uint8 batches are unpacked and mapped on the device. The tensor is the caller's to
- * dispose; the batch may be reused as soon as this returns (the data is copied).
+ * dispose. A uint8 batch may be reused as soon as this returns; a float32 one is copied in by
+ * wasm and tfjs-node, but cpu and webgpu read its array until the tensor is first used, so use
+ * the tensor (the trainer's step does, at once) before asking the loader for the next batch.
  *
  * @throws Error for an NCHW batch (the models are NHWC)
  * @example

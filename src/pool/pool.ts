@@ -56,7 +56,7 @@ export class WorkerPool {
       workerData: options.config,
       recordTiming: false,
       // A worker's JavaScript heap holds a task's small objects (pixels live in external
-      // buffers). V8 lets it grow to ~45 MB committed (~10-22 MB live) over the first ~25 s and
+      // buffers). V8 lets it grow to ~45 MB committed (~8-22 MB live) over the first ~25 s and
       // then keeps it there. The cap is a hard bound far above that: a cap near the live size
       // (16 MB old generation, tried before) made V8 run a full mark-compact every few
       // milliseconds once the heap reached it, and an epoch of the soak run got 4x slower

@@ -110,7 +110,7 @@ export function recyclePixels(array: Uint8Array): void {
 export type FastPathResult = { ok: true; image: RawImage<Uint8Array> } | { ok: false; failure: SampleFailure } | null;
 
 /** Why libjpeg-turbo refused a JPEG, in libjpeg's words where sharp has them. */
-async function refusalReason(bytes: Uint8Array): Promise<string> {
+export async function refusalReason(bytes: Uint8Array): Promise<string> {
   try {
     await sharp(bytes, { failOn: 'warning', sequentialRead: false }).raw().toBuffer();
     return 'libjpeg-turbo: corrupt JPEG data (libjpeg raised a warning that sharp/libvips does not report; the @julusian/jpeg-turbo binding does not pass on libjpeg\'s text: run djpeg on the file for it)';
@@ -125,8 +125,11 @@ async function refusalReason(bytes: Uint8Array): Promise<string> {
 /**
  * Prepares one JPEG on the fast path, or returns `null` when the file is not one it takes
  * (not a JPEG, a header it does not reproduce, `decoder: 'sharp'`, the binding unavailable).
+ * @param explainRefusal find libjpeg's words for a refused file ({@link refusalReason}, a sharp
+ *   decode); a caller with its own way to name the fault (load.ts's entropy walk) passes false
+ *   and gets an empty reason
  */
-export async function prepareJpegFast(bytes: Uint8Array, settings: FastPathSettings): Promise<FastPathResult> {
+export async function prepareJpegFast(bytes: Uint8Array, settings: FastPathSettings, explainRefusal = true): Promise<FastPathResult> {
   if (settings.decoder === 'sharp' || settings.kernel === 'nearest') return null;
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   const turbo = turboBinding();
@@ -151,7 +154,7 @@ export async function prepareJpegFast(bytes: Uint8Array, settings: FastPathSetti
     decoded = turbo.decompressSync(input, out, { format: turbo.FORMAT_RGB });
   } catch {
     if (settings.failOn !== 'warning') return null; // a tolerant failOn: sharp decides, with that setting
-    return { ok: false, failure: { code: 'DECODE', stage: 'decode', reason: await refusalReason(bytes) } };
+    return { ok: false, failure: { code: 'DECODE', stage: 'decode', reason: explainRefusal ? await refusalReason(bytes) : '' } };
   }
   if (decoded.width !== header.width || decoded.height !== header.height) {
     return { ok: false, failure: { code: 'DECODE', stage: 'decode', reason: `libjpeg-turbo decoded ${decoded.width}x${decoded.height}, the header says ${header.width}x${header.height}` } };

@@ -4,7 +4,7 @@
  */
 import type { ImageFormat, ResolvedOptions } from '../options.js';
 import { prepareImage, prepareWithSharp, type PrepareResult, type PrepareSettings } from './decode.js';
-import { prepareJpegFast } from './jpeg-turbo.js';
+import { prepareJpegFast, refusalReason } from './jpeg-turbo.js';
 import { jpegFailure } from './jpeg-verdict.js';
 import { readImageFile } from './read.js';
 import { checkFormat } from './sniff.js';
@@ -51,12 +51,13 @@ export async function decodeBytes(path: string, bytes: Uint8Array, settings: Dec
   // JPEG it decodes is one djpeg decodes cleanly: the entropy walk of jpeg-check.ts (0.2-0.6 ms
   // a baseline photo, a third of the fast path's own cost) is needed only for the files the fast
   // path does not take, and to name libjpeg's message for a file it refused.
-  const fast = settings.failOn === 'warning' ? await prepareJpegFast(bytes, settings) : null;
+  const triedFast = settings.failOn === 'warning';
+  const fast = triedFast ? await prepareJpegFast(bytes, settings, false) : null;
   if (fast && (fast.ok || fast.failure.code !== 'DECODE')) return fast;
   const verdict = jpegFailure(bytes, settings.failOn);
   if (verdict.failure) return { ok: false, failure: verdict.failure };
   // Refused by libjpeg-turbo 3.1 (the binding's) but passed by the walk (which follows djpeg):
-  // strictness wins.
-  if (fast) return fast;
-  return settings.failOn === 'warning' ? prepareWithSharp(bytes, settings, verdict.sharpFailOn) : prepareImage(bytes, settings, verdict.sharpFailOn);
+  // strictness wins, in sharp's words where it has libjpeg's.
+  if (fast) return fast.failure.reason ? fast : { ok: false, failure: { ...fast.failure, reason: await refusalReason(bytes) } };
+  return (triedFast ? prepareWithSharp : prepareImage)(bytes, settings, verdict.sharpFailOn);
 }

@@ -7,6 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../loader/batch.js';
 import type { Loader } from '../loader/loader.js';
 
+/** Backends whose tensors keep the typed array they were made from instead of copying it. */
+const KEEPS_ARRAY = new Set(['cpu', 'webgpu']);
+
 /** Options of {@link toTfDataset}. */
 export interface TfDatasetOptions {
   /** The epoch the first iteration runs; later iterations run the following epochs. @default 0 */
@@ -57,9 +60,11 @@ export function toTfDataset(loader: Loader, options: TfDatasetOptions = {}): tf.
         if (result.done) return { done: true, value: undefined };
         const batch = result.value;
         return tf.tidy(() => {
-          // A copy: the cpu backend keeps a float32 array it is given as the tensor's storage,
-          // and this one is a view of a ring buffer the loader refills after the next request.
-          const xs = tf.tensor4d((batch.images as Float32Array).slice(), batch.shape);
+          // The images are a view of a ring buffer the loader refills after the next request.
+          // cpu and webgpu keep the array they are given as the tensor's storage (webgpu until
+          // its first upload), so there it is copied; wasm and tfjs-node copy it in themselves.
+          const images = batch.images as Float32Array;
+          const xs = tf.tensor4d(KEEPS_ARRAY.has(tf.getBackend()) ? images.slice() : images, batch.shape);
           const indices = tf.tensor1d(batch.labels, 'int32');
           const ys = labels === 'index' ? indices : tf.oneHot(indices, classes).toFloat();
           return { done: false, value: { xs, ys } };

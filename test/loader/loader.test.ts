@@ -20,6 +20,17 @@ afterAll(() => folder.remove());
 
 const small = { rescale: 32, crop: 24 } as const;
 
+/** A 32x32 PNG whose pixel (x, y) is [8x, 8y, 50], so a patch shows its crop offset and mirroring; written once. */
+let coordinates: Promise<string> | undefined;
+function coordinateImage(): Promise<string> {
+  coordinates ??= (async () => {
+    const path = join(folder.dir, 'coords.png');
+    await coordinatePng(path, 32, 8);
+    return path;
+  })();
+  return coordinates;
+}
+
 /** The bytes under a typed array, for byte-for-byte comparisons. */
 const bytesOf = (view: ArrayBufferView) => Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 
@@ -132,11 +143,7 @@ describe('createLoader() batches', () => {
   });
 
   it("createLoader({ mode: 'train', shuffle: false }) - batch.indices run 0..n-1 while crops and flips stay random, the same as shuffled", async () => {
-    const dir = join(folder.dir, 'coords-order');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, 'coords.png');
-    await coordinatePng(path, 32, 8); // pixel (x, y) = [8x, 8y, 50]
+    const path = await coordinateImage();
     const count = 24;
     const dataset = { samples: Array.from({ length: count }, () => ({ path, label: 0 })), classes: ['a'] };
     const options = { mode: 'train', rescale: 32, crop: 16, dtype: 'uint8', normalize: false, lighting: false, batchSize: 5, workers: 2, seed: 12 } as const;
@@ -189,11 +196,7 @@ describe('createLoader() batches', () => {
   });
 
   it("createLoader() - ten-crop gives the four corners, the centre, then each mirrored, per image", async () => {
-    const dir = join(folder.dir, 'coords');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, 'coords.png');
-    await coordinatePng(path, 32, 8); // pixel (x, y) = [8x, 8y, 50]
+    const path = await coordinateImage();
     const loader = createLoader({ samples: [{ path, label: 0 }, { path, label: 0 }], classes: ['a'] }, { rescale: 32, crop: 16, mode: 'ten-crop', dtype: 'uint8', normalize: false, batchSize: 2, workers: 1 });
     const [batch] = await collect(loader.epoch(0));
     expect(batch!.shape).toEqual([20, 16, 16, 3]);

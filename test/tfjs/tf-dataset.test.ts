@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Dataset } from '../../src/dataset/types.js';
 import { createLoader } from '../../src/loader/loader.js';
+import { selectBackend } from '../../src/model/backend.js';
 import { toTfDataset, type TensorBatch } from '../../src/tfjs/tf-dataset.js';
 import { collect, temporaryFolder, texturedDataset } from '../helpers.js';
 
@@ -42,14 +43,20 @@ async function pass(dataset: tf.data.Dataset<TensorBatch>) {
 }
 
 describe('toTfDataset()', () => {
-  it('toTfDataset(loader, { firstEpoch }) - each pass runs the next epoch from firstEpoch; xs are its batches (kept ones too), ys one-hot float32', async () => {
+  // cpu keeps the array a tensor is made from (toTfDataset copies the ring buffer for it); wasm
+  // copies it into its heap itself (toTfDataset does not copy): kept elements must hold on both.
+  it.each(['cpu', 'wasm'] as const)('toTfDataset(loader, { firstEpoch }) on %s - each pass runs the next epoch from firstEpoch; xs are its batches (kept ones too), ys one-hot float32', async (backend) => {
+    if (backend === 'wasm') await selectBackend('wasm');
+    expect(tf.getBackend()).toBe(backend);
     const reference = createLoader(textured, options);
     const epoch5 = await collect(reference.epoch(5));
     const epoch6 = await collect(reference.epoch(6));
     await reference.close();
     expect(epoch5.map((batch) => batch.labels.length)).toEqual([4, 4, 2]);
 
-    const loader = createLoader(textured, options);
+    // prefetch 1: a ring of 2 buffers for 3 batches, so the third batch is written where the
+    // first was, while the first element is still kept.
+    const loader = createLoader(textured, { ...options, prefetch: 1 });
     const dataset = toTfDataset(loader, { firstEpoch: 5 });
     const before = tf.memory().numTensors;
     for (const expected of [epoch5, epoch6]) {
@@ -66,6 +73,7 @@ describe('toTfDataset()', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     await loader.close();
+    await tf.setBackend('cpu');
   });
 
   it("toTfDataset(loader, { labels: 'index' }) - ys is an int32 [n] tensor of the labels; the default first epoch is 0", async () => {
