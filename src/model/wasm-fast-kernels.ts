@@ -19,7 +19,15 @@
  *   XNNPACK; transposing A first (wasm's Transpose) and calling the built-in kernel without the
  *   flag takes the XNNPACK path (threaded, SIMD).
  *
- * Results are compared with the cpu backend's kernels in test/model/wasm-fast-kernels.test.ts.
+ * `LRN`, `LRNGrad` and `MaxPoolGrad` first try WebAssembly SIMD versions of the same loops
+ * (train-kernels.wat, 4 channels a step, float32) that run on tfjs's own heap: the module
+ * imports the backend's `WebAssembly.Memory`, so no tensor is copied. They cover channel counts
+ * that are multiples of 4 and beta 0.75 or 0.5 (AlexNet's layers); anything else runs the JS
+ * loops below. On alexnet-small's shapes the SIMD versions took LRN + LRNGrad + MaxPoolGrad
+ * from 167 to ~N ms a step (bench/train-profile.ts).
+ *
+ * Results are compared with the cpu backend's kernels in test/model/wasm-fast-kernels.test.ts,
+ * on both paths.
  */
 import type {
   BatchMatMulAttrs,
@@ -32,12 +40,115 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';
+import { TRAIN_KERNELS_SHARED_WASM_BASE64, TRAIN_KERNELS_WASM_BASE64 } from './train-kernels-wasm.js';
 
 /** The part of tfjs-wasm's `BackendWasm` these kernels use. */
 interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
+  /** The Emscripten module: its memory (threaded build: `wasmMemory`; single-threaded: `asm.memory`) and allocator. */
+  wasm: {
+    wasmMemory?: unknown;
+    asm?: { memory?: unknown };
+    _malloc(bytes: number): number;
+    _free(pointer: number): void;
+  };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
 }
+
+/** The parts of the WebAssembly global used here (lib "ES2023" does not declare it). */
+interface WasmMemory {
+  buffer: ArrayBuffer | SharedArrayBuffer;
+}
+const WasmApi = (globalThis as unknown as {
+  WebAssembly: {
+    Memory: new (descriptor: { initial: number }) => WasmMemory;
+    Module: new (bytes: Uint8Array) => object;
+    Instance: new (module: object, imports: object) => { exports: unknown };
+  };
+}).WebAssembly;
+
+/** The exports of train-kernels.wat (pointers are byte offsets into tfjs's heap). */
+interface SimdKernels {
+  lrn(x: number, y: number, pixels: number, channels: number, radius: number, bias: number, alpha: number, mode: number, scratch: number): void;
+  lrnGrad(
+    x: number, y: number, dy: number, dx: number, pixels: number, channels: number, radius: number,
+    bias: number, alpha: number, scale: number, mode: number, scratch: number,
+  ): void;
+  maxPoolGrad(x: number, dy: number, dx: number, images: number, channels: number, geometry: number): void;
+}
+
+let simdEnabled = true;
+/** One instance of train-kernels.wat per tfjs heap; `null`: it could not be instantiated there. */
+const simdByMemory = new WeakMap<object, SimdKernels | null>();
+
+/**
+ * Turns the WebAssembly SIMD versions of `LRN`, `LRNGrad` and `MaxPoolGrad` on (the default) or
+ * off, leaving the JS loops: for tests and benchmarks that compare the two.
+ */
+export function setSimdTrainingKernels(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+
+/**
+ * Which build of the SIMD kernels runs on the current wasm backend's heap: `shared` (tfjs's
+ * threaded binary), `plain` (its single-threaded one), or `off` (turned off, not a wasm
+ * backend, or not instantiable there: the JS loops run).
+ */
+export function simdTrainingKernels(tf: Tfjs): 'shared' | 'plain' | 'off' {
+  if (tf.getBackend() !== BACKEND) return 'off';
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  if (simdKernelsOn(backend) === undefined) return 'off';
+  const memory = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain';
+}
+
+/** The SIMD kernels on `backend`'s heap, or undefined when they are off or cannot run there. */
+function simdKernelsOn(backend: WasmHeapBackend): SimdKernels | undefined {
+  if (!simdEnabled) return undefined;
+  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  if (memory === undefined || memory === null || typeof memory !== 'object') return undefined;
+  let kernels = simdByMemory.get(memory);
+  if (kernels === undefined) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as WasmMemory).buffer instanceof SharedArrayBuffer;
+    try {
+      const bytes = Buffer.from(shared ? TRAIN_KERNELS_SHARED_WASM_BASE64 : TRAIN_KERNELS_WASM_BASE64, 'base64');
+      const instance = new WasmApi.Instance(new WasmApi.Module(bytes), { env: { memory } });
+      kernels = instance.exports as SimdKernels;
+    } catch {
+      // A runtime without WebAssembly SIMD, or a heap the import does not fit: the JS loops run.
+      kernels = null;
+    }
+    simdByMemory.set(memory, kernels);
+  }
+  return kernels ?? undefined;
+}
+
+/** Byte offset of a tensor's data in the wasm heap. */
+function heapOffset(backend: WasmHeapBackend, info: TensorInfo): number {
+  const entry = backend.dataIdMap.get(info.dataId);
+  if (entry === undefined) throw new Error('wasm tensor has no data in the heap');
+  return entry.memoryOffset;
+}
+
+/** The SIMD kernels' `mode` for `beta`, or -1 when they do not cover it. */
+const betaMode = (beta: number): number => (beta === 0.75 ? 0 : beta === 0.5 ? 1 : -1);
+
+/** Runs `use` with `bytes` of zeroed room in the wasm heap, freed afterwards. */
+function withScratch<T>(backend: WasmHeapBackend, bytes: number, use: (pointer: number) => T): T {
+  const pointer = backend.wasm._malloc(bytes);
+  if (!pointer) throw new Error(`wasm heap could not allocate ${bytes} bytes of kernel scratch`);
+  try {
+    const heap = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+    new Uint8Array((heap as WasmMemory).buffer, pointer, bytes).fill(0);
+    return use(pointer);
+  } finally {
+    backend.wasm._free(pointer);
+  }
+}
+
+/** Bytes of scratch an LRN kernel needs: 3 padded rows of channels + 2 * radius + 4 floats. */
+const lrnScratchBytes = (channels: number, radius: number): number => 3 * (channels + 2 * radius + 4) * 4;
 
 const BACKEND = 'wasm';
 
@@ -49,11 +160,11 @@ const ours = new WeakSet<object>();
  * Call after importing `@tensorflow/tfjs-backend-wasm` and before (or after) `tf.setBackend('wasm')`;
  * calling it again is a no-op. Kernels wasm does not have are registered all the same.
  *
- * @returns the names of the kernels replaced by this call, e.g. `['LRN (JS)', ...]`
+ * @returns the names of the kernels replaced by this call, e.g. `['LRN (SIMD)', ...]`
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-wasm';
- * registerFastWasmKernels(tf); // ['LRN (JS)', 'LRNGrad (JS)', 'MaxPoolGrad (JS)']
+ * registerFastWasmKernels(tf); // ['BatchMatMul (transposeA via Transpose)', 'LRN (SIMD)', 'LRNGrad (SIMD)', 'MaxPoolGrad (SIMD)']
  * ```
  */
 export function registerFastWasmKernels(tf: Tfjs): string[] {
@@ -72,7 +183,7 @@ export function registerFastWasmKernels(tf: Tfjs): string[] {
     if (current !== undefined) tf.unregisterKernel(config.kernelName, BACKEND);
     ours.add(config.kernelFunc);
     tf.registerKernel(config);
-    replaced.push(`${config.kernelName} (JS)`);
+    replaced.push(`${config.kernelName} (SIMD)`);
   }
   return replaced;
 }
@@ -164,9 +275,18 @@ function lrn(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LRNAtt
   if (x.shape.length !== 4) throw new Error(`wasm LRN (patchstream JS kernel) expects a rank-4 x but received shape [${x.shape}]`);
   const { depthRadius, bias, alpha, beta } = attrs;
   const out = backend.makeOutput(x.shape.slice(), 'float32');
+  const channels = x.shape[3] as number;
+  const simd = simdKernelsOn(backend);
+  const mode = betaMode(beta);
+  if (simd !== undefined && channels % 4 === 0 && mode >= 0 && depthRadius >= 0) {
+    const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
+    withScratch(backend, lrnScratchBytes(channels, depthRadius), (scratch) =>
+      simd.lrn(heapOffset(backend, x), heapOffset(backend, out), pixels, channels, depthRadius, bias, alpha, mode, scratch),
+    );
+    return out;
+  }
   const xs = backend.typedArrayFromHeap(x);
   const ys = backend.typedArrayFromHeap(out);
-  const channels = x.shape[3] as number;
   const pixels = xs.length / channels;
   const squares = new Float64Array(channels);
   const norms = new Float64Array(channels);
@@ -186,13 +306,25 @@ function lrnGrad(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LR
   if (x.shape.length !== 4) throw new Error(`wasm LRNGrad (patchstream JS kernel) expects a rank-4 x but received shape [${x.shape}]`);
   const { depthRadius, bias, alpha, beta } = attrs;
   const out = backend.makeOutput(x.shape.slice(), 'float32');
+  const channels = x.shape[3] as number;
+  const scale = -2 * alpha * beta;
+  const simd = simdKernelsOn(backend);
+  const mode = betaMode(beta);
+  if (simd !== undefined && channels % 4 === 0 && mode >= 0 && depthRadius >= 0) {
+    const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
+    withScratch(backend, lrnScratchBytes(channels, depthRadius), (scratch) =>
+      simd.lrnGrad(
+        heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dy), heapOffset(backend, out),
+        pixels, channels, depthRadius, bias, alpha, scale, mode, scratch,
+      ),
+    );
+    return out;
+  }
   const xs = backend.typedArrayFromHeap(x);
   const ys = backend.typedArrayFromHeap(y);
   const dys = backend.typedArrayFromHeap(dy);
   const dxs = backend.typedArrayFromHeap(out);
-  const channels = x.shape[3] as number;
   const pixels = xs.length / channels;
-  const scale = -2 * alpha * beta;
   const squares = new Float64Array(channels);
   const norms = new Float64Array(channels);
   const powers = new Float64Array(channels);
@@ -238,6 +370,16 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
   const dys = backend.typedArrayFromHeap(dy);
   const dxs = backend.typedArrayFromHeap(out);
   dxs.fill(0);
+  const simd = simdKernelsOn(backend);
+  if (simd !== undefined && channels % 4 === 0 && batchSize > 0) {
+    const geometry = [inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft];
+    withScratch(backend, geometry.length * 4, (pointer) => {
+      const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
+      new Int32Array(heap.buffer, pointer, geometry.length).set(geometry);
+      simd.maxPoolGrad(heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, out), batchSize, channels, pointer);
+    });
+    return out;
+  }
   const best = new Float32Array(channels);
   const where = new Int32Array(channels);
   const rowStride = inWidth * channels;

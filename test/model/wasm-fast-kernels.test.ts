@@ -1,12 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fastWasmKernels, registerFastWasmKernels } from '../../src/model/wasm-fast-kernels.js';
+import { fastWasmKernels, registerFastWasmKernels, setSimdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
 import { selectBackend } from '../../src/model/backend.js';
 
-// Tolerance: max |wasm - cpu| / max |cpu| below 1e-5. Both sides compute in float64 and store
+// Tolerance: max |wasm - cpu| / max |cpu| below 1e-5. The JS loops compute in float64 and store
 // float32; the regrouped LRNGrad sum and sqrt-for-pow differ from the cpu kernel only in
-// rounding (measured: <= 3e-7).
+// rounding (measured: <= 3e-7). The SIMD kernels compute in float32 (measured: <= 1e-6).
 const TOLERANCE = 1e-5;
+
+// Each kernel case runs twice: on the WebAssembly SIMD kernels where they cover the shape
+// (channels a multiple of 4, beta 0.75 or 0.5) and on the JS loops with them turned off.
+const PATHS = [
+  { name: 'SIMD where covered', simd: true },
+  { name: 'JS loops', simd: false },
+] as const;
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -18,6 +25,15 @@ async function on(backend: 'cpu' | 'wasm', compute: () => tf.Tensor[]): Promise<
   const values = tensors.map((t) => t.dataSync() as Float32Array);
   tf.dispose(tensors);
   return values;
+}
+
+async function onWasm(simd: boolean, compute: () => tf.Tensor[]): Promise<Float32Array[]> {
+  setSimdTrainingKernels(simd);
+  try {
+    return await on('wasm', compute);
+  } finally {
+    setSimdTrainingKernels(true);
+  }
 }
 
 function relativeError(actual: Float32Array, expected: Float32Array): number {
@@ -54,6 +70,10 @@ const LRN_CASES: LrnCase[] = [
   { shape: [2, 6, 6, 17], radius: 5, bias: 1, alpha: 1, beta: 0.5, scale: 1 },
   { shape: [2, 6, 6, 11], radius: 1, bias: 0.5, alpha: 0.3, beta: 0.6, scale: 2 },
   { shape: [1, 3, 3, 8], radius: 3, bias: 1, alpha: 0.1, beta: 1, scale: 3 },
+  // SIMD-covered oddities: a window wider than the channels, radius 0, beta 0.5.
+  { shape: [2, 6, 6, 12], radius: 5, bias: 1, alpha: 0.5, beta: 0.5, scale: 2 },
+  { shape: [1, 5, 5, 4], radius: 0, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
+  { shape: [1, 3, 3, 96], radius: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
 ];
 
 interface PoolCase {
@@ -72,6 +92,9 @@ const POOL_CASES: PoolCase[] = [
   { shape: [1, 10, 9, 2], size: [3, 2], strides: [2, 3], pad: 1 },
   // Ties (ReLU zeros, rounded values): the gradient goes to the first maximum, as on cpu.
   { shape: [2, 9, 9, 6], size: 3, strides: 2, pad: 'valid', ties: true },
+  // SIMD-covered padding, rectangular windows and ties.
+  { shape: [1, 10, 9, 4], size: [3, 2], strides: [2, 3], pad: 1 },
+  { shape: [2, 9, 9, 8], size: 3, strides: 2, pad: 'same', ties: true },
 ];
 
 describe('registerFastWasmKernels()', () => {
@@ -82,8 +105,8 @@ describe('registerFastWasmKernels()', () => {
     for (const name of [...names, 'BatchMatMul']) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
 
-  for (const c of LRN_CASES) {
-    it(`LRN/LRNGrad (JS on wasm) - match cpu for ${c.shape.join('x')}, radius ${c.radius}, bias ${c.bias}, alpha ${c.alpha}, beta ${c.beta}`, async () => {
+  for (const path of PATHS) for (const c of LRN_CASES) {
+    it(`LRN/LRNGrad (${path.name} on wasm) - match cpu for ${c.shape.join('x')}, radius ${c.radius}, bias ${c.bias}, alpha ${c.alpha}, beta ${c.beta}`, async () => {
       const compute = (): tf.Tensor[] => {
         const x = tf.mul(normal(c.shape, 7), c.scale) as tf.Tensor4D;
         const weight = normal(c.shape, 8);
@@ -94,7 +117,7 @@ describe('registerFastWasmKernels()', () => {
         return [forward, gradient];
       };
       const cpu = await on('cpu', compute);
-      const wasm = await on('wasm', compute);
+      const wasm = await onWasm(path.simd, compute);
       expect(relativeError(wasm[0]!, cpu[0]!), 'LRN').toBeLessThan(TOLERANCE);
       expect(relativeError(wasm[1]!, cpu[1]!), 'LRNGrad').toBeLessThan(TOLERANCE);
       // Not a trivially zero gradient: the alpha term moves it away from dy * norm^-beta.
@@ -102,8 +125,8 @@ describe('registerFastWasmKernels()', () => {
     });
   }
 
-  for (const c of POOL_CASES) {
-    it(`MaxPoolGrad (JS on wasm) - matches cpu for ${c.shape.join('x')}, size ${JSON.stringify(c.size)}, strides ${JSON.stringify(c.strides)}, pad ${JSON.stringify(c.pad)}${c.ties ? ', with ties' : ''}`, async () => {
+  for (const path of PATHS) for (const c of POOL_CASES) {
+    it(`MaxPoolGrad (${path.name} on wasm) - matches cpu for ${c.shape.join('x')}, size ${JSON.stringify(c.size)}, strides ${JSON.stringify(c.strides)}, pad ${JSON.stringify(c.pad)}${c.ties ? ', with ties' : ''}`, async () => {
       const compute = (): tf.Tensor[] => {
         const raw = normal(c.shape, 11);
         const x = (c.ties ? tf.relu(tf.round(tf.mul(raw, 2))) : raw) as tf.Tensor4D;
@@ -114,7 +137,7 @@ describe('registerFastWasmKernels()', () => {
         return [gradient];
       };
       const cpu = await on('cpu', compute);
-      const wasm = await on('wasm', compute);
+      const wasm = await onWasm(path.simd, compute);
       expect(relativeError(wasm[0]!, cpu[0]!)).toBeLessThan(TOLERANCE);
       // The gradient's total is the sum of the weights: nothing dropped or doubled.
       const total = (values: Float32Array): number => values.reduce((sum, v) => sum + v, 0);

@@ -2,6 +2,7 @@
 // each count needs its own process. Prints one JSON line: the threads in use and the results.
 import { createModel } from '../../src/model/alexnet.js';
 import { selectBackend } from '../../src/model/backend.js';
+import { simdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
 
 const { tf, detail } = await selectBackend('wasm');
 const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as { getThreadsCount: () => number };
@@ -19,6 +20,7 @@ console.log(
   JSON.stringify({
     detail,
     threads: wasm.getThreadsCount(),
+    simd: simdTrainingKernels(tf),
     loss: value.dataSync()[0],
     grads: variables.map((v) => Array.from(grads[v.name]!.dataSync())),
     product: Array.from(product.dataSync().subarray(0, 5000)),

@@ -6,6 +6,7 @@ import { MAX_WASM_THREADS, wasmThreadCount, wasmThreadsFor } from '../../src/mod
 interface ChildResult {
   detail: string;
   threads: number;
+  simd: string;
   loss: number;
   grads: number[][];
   product: number[];
@@ -44,6 +45,9 @@ describe('installWasmThreads()', () => {
     expect(one.detail).toMatch(/^wasm \(SIMD, 1 thread;/);
     expect(two.threads).toBe(2);
     expect(two.detail).toMatch(/^wasm \(SIMD, 2 threads;/);
+    // The SIMD LRN/MaxPool kernels run on both heaps (tfjs's threaded build shares its memory).
+    expect(one.simd).toBe('plain');
+    expect(two.simd).toBe('shared');
     expect(two.grads).toHaveLength(16);
     expect(Math.abs(two.loss - one.loss)).toBeLessThan(1e-5 * Math.abs(one.loss));
     two.grads.forEach((grad, index) => expect(relativeError(grad, one.grads[index]!), `gradient ${index}`).toBeLessThan(1e-5));

@@ -1,0 +1,232 @@
+;; AlexNet's LRN, its gradient and the max-pool gradient, WebAssembly SIMD (128-bit), run on
+;; tfjs-backend-wasm's own heap: the module imports that memory ("env" "memory"), so tensors are
+;; read and written where tfjs keeps them, by byte offset. Built into train-kernels-wasm.ts by
+;; scripts/build-wasm.mjs (npm `wabt`), twice: once importing a shared memory (tfjs's threaded
+;; build) and once a plain one (the single-threaded build). src/model/wasm-simd-kernels.ts
+;; calls it and falls back to the JS kernels for what it does not cover.
+;;
+;; Layout: NHWC float32, channels innermost. `channels` must be a multiple of 4.
+;; `mode` picks beta: 0 is 0.75 (n^-0.75 = 1 / sqrt(n * sqrt(n))), 1 is 0.5 (1 / sqrt(n)).
+;; `scratch` is 16-byte aligned room for 3 * (channels + 2 * radius + 4) floats, zeroed by the
+;; caller: squares and gradient terms are kept there, padded with `radius` zeros on each side, so
+;; the channel window is a plain sum of 2 * radius + 1 unaligned loads with no edge cases.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; n^-beta for the two supported betas.
+  (func $power (param $n v128) (param $mode i32) (result v128)
+    (if (result v128) (i32.eqz (local.get $mode))
+      (then
+        (f32x4.div (v128.const f32x4 1 1 1 1)
+          (f32x4.sqrt (f32x4.mul (local.get $n) (f32x4.sqrt (local.get $n))))))
+      (else
+        (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.sqrt (local.get $n))))))
+
+  ;; Sum of the 2 * radius + 1 floats at $at, $at + 4 bytes, ...
+  (func $window (param $at i32) (param $taps i32) (result v128)
+    (local $sum v128) (local $k i32)
+    (local.set $sum (v128.load (local.get $at)))
+    (local.set $k (i32.const 1))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $k) (local.get $taps)))
+        (local.set $sum (f32x4.add (local.get $sum)
+          (v128.load (i32.add (local.get $at) (i32.shl (local.get $k) (i32.const 2))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $next)))
+    (local.get $sum))
+
+  ;; Writes x^2 of one pixel into the padded squares row at $squares + 4 * radius.
+  (func $squares (param $x i32) (param $row i32) (param $bytes i32)
+    (local $c i32) (local $v v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $bytes)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $c))))
+        (v128.store (i32.add (local.get $row) (local.get $c)) (f32x4.mul (local.get $v) (local.get $v)))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $next))))
+
+  ;; y = x / (bias + alpha * sum of x^2 over channels [c - radius, c + radius])^beta
+  (func (export "lrn")
+    (param $x i32) (param $y i32) (param $pixels i32) (param $channels i32) (param $radius i32)
+    (param $bias f32) (param $alpha f32) (param $mode i32) (param $scratch i32)
+    (local $p i32) (local $c i32) (local $bytes i32) (local $taps i32) (local $row i32)
+    (local $vbias v128) (local $valpha v128) (local $n v128) (local $at i32)
+    (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $taps (i32.add (i32.shl (local.get $radius) (i32.const 1)) (i32.const 1)))
+    (local.set $row (i32.add (local.get $scratch) (i32.shl (local.get $radius) (i32.const 2))))
+    (local.set $vbias (f32x4.splat (local.get $bias)))
+    (local.set $valpha (f32x4.splat (local.get $alpha)))
+    (block $pixelsDone
+      (loop $pixel
+        (br_if $pixelsDone (i32.ge_u (local.get $p) (local.get $pixels)))
+        (local.set $at (i32.mul (local.get $p) (local.get $bytes)))
+        (call $squares (i32.add (local.get $x) (local.get $at)) (local.get $row) (local.get $bytes))
+        (local.set $c (i32.const 0))
+        (block $channelsDone
+          (loop $channel
+            (br_if $channelsDone (i32.ge_u (local.get $c) (local.get $bytes)))
+            (local.set $n (f32x4.add (local.get $vbias)
+              (f32x4.mul (local.get $valpha) (call $window (i32.add (local.get $scratch) (local.get $c)) (local.get $taps)))))
+            (v128.store (i32.add (local.get $y) (i32.add (local.get $at) (local.get $c)))
+              (f32x4.mul (v128.load (i32.add (local.get $x) (i32.add (local.get $at) (local.get $c))))
+                (call $power (local.get $n) (local.get $mode))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $channel)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $pixel))))
+
+  ;; dx_k = dy_k * n_k^-beta + scale * x_k * sum over |d - k| <= radius of dy_d * y_d / n_d,
+  ;; scale = -2 * alpha * beta (tfjs's cpu LRNGrad, regrouped per pixel).
+  (func (export "lrnGrad")
+    (param $x i32) (param $y i32) (param $dy i32) (param $dx i32) (param $pixels i32)
+    (param $channels i32) (param $radius i32) (param $bias f32) (param $alpha f32) (param $scale f32)
+    (param $mode i32) (param $scratch i32)
+    (local $p i32) (local $c i32) (local $bytes i32) (local $taps i32) (local $row i32)
+    (local $terms i32) (local $termRow i32) (local $powers i32) (local $stride i32)
+    (local $vbias v128) (local $valpha v128) (local $vscale v128) (local $n v128) (local $at i32)
+    (local $i i32)
+    (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $taps (i32.add (i32.shl (local.get $radius) (i32.const 1)) (i32.const 1)))
+    ;; Each scratch row holds channels + 2 * radius + 4 floats (16-byte multiple not needed).
+    (local.set $stride (i32.shl (i32.add (local.get $channels) (i32.add (i32.shl (local.get $radius) (i32.const 1)) (i32.const 4))) (i32.const 2)))
+    (local.set $row (i32.add (local.get $scratch) (i32.shl (local.get $radius) (i32.const 2))))
+    (local.set $terms (i32.add (local.get $scratch) (local.get $stride)))
+    (local.set $termRow (i32.add (local.get $terms) (i32.shl (local.get $radius) (i32.const 2))))
+    (local.set $powers (i32.add (local.get $terms) (local.get $stride)))
+    (local.set $vbias (f32x4.splat (local.get $bias)))
+    (local.set $valpha (f32x4.splat (local.get $alpha)))
+    (local.set $vscale (f32x4.splat (local.get $scale)))
+    (block $pixelsDone
+      (loop $pixel
+        (br_if $pixelsDone (i32.ge_u (local.get $p) (local.get $pixels)))
+        (local.set $at (i32.mul (local.get $p) (local.get $bytes)))
+        (call $squares (i32.add (local.get $x) (local.get $at)) (local.get $row) (local.get $bytes))
+        (local.set $c (i32.const 0))
+        (block $normsDone
+          (loop $norm
+            (br_if $normsDone (i32.ge_u (local.get $c) (local.get $bytes)))
+            (local.set $i (i32.add (local.get $at) (local.get $c)))
+            (local.set $n (f32x4.add (local.get $vbias)
+              (f32x4.mul (local.get $valpha) (call $window (i32.add (local.get $scratch) (local.get $c)) (local.get $taps)))))
+            (v128.store (i32.add (local.get $powers) (local.get $c)) (call $power (local.get $n) (local.get $mode)))
+            (v128.store (i32.add (local.get $termRow) (local.get $c))
+              (f32x4.div
+                (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (v128.load (i32.add (local.get $y) (local.get $i))))
+                (local.get $n)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $norm)))
+        (local.set $c (i32.const 0))
+        (block $gradsDone
+          (loop $grad
+            (br_if $gradsDone (i32.ge_u (local.get $c) (local.get $bytes)))
+            (local.set $i (i32.add (local.get $at) (local.get $c)))
+            (v128.store (i32.add (local.get $dx) (local.get $i))
+              (f32x4.add
+                (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (v128.load (i32.add (local.get $powers) (local.get $c))))
+                (f32x4.mul (local.get $vscale)
+                  (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $i)))
+                    (call $window (i32.add (local.get $terms) (local.get $c)) (local.get $taps))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $grad)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $pixel))))
+
+  ;; Adds dy (one lane) to dx at byte offset $where, unless $where is negative (no maximum).
+  (func $scatter (param $dx i32) (param $where i32) (param $value f32)
+    (local $at i32)
+    (if (i32.ge_s (local.get $where) (i32.const 0))
+      (then
+        (local.set $at (i32.add (local.get $dx) (local.get $where)))
+        (f32.store (local.get $at) (f32.add (f32.load (local.get $at)) (local.get $value))))))
+
+  ;; Max-pool gradient of `images` NHWC images: each output's dy goes to the first maximum of its
+  ;; window in row-major order (tfjs's cpu rule); a window without one (all NaN) drops it. dx
+  ;; must be zeroed by the caller. $geometry points at 10 i32s: inHeight, inWidth, outHeight,
+  ;; outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft.
+  (func (export "maxPoolGrad")
+    (param $x i32) (param $dy i32) (param $dx i32) (param $images i32) (param $channels i32)
+    (param $geometry i32)
+    (local $inH i32) (local $inW i32) (local $outH i32) (local $outW i32) (local $fH i32) (local $fW i32)
+    (local $sH i32) (local $sW i32) (local $padTop i32) (local $padLeft i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32) (local $c i32)
+    (local $y0 i32) (local $y1 i32) (local $x0 i32) (local $x1 i32) (local $top i32) (local $left i32)
+    (local $bytes i32) (local $rowBytes i32) (local $image i32) (local $offset i32) (local $dyAt i32)
+    (local $best v128) (local $where v128) (local $v v128) (local $m v128) (local $g v128)
+    (local.set $inH (i32.load offset=0 (local.get $geometry)))
+    (local.set $inW (i32.load offset=4 (local.get $geometry)))
+    (local.set $outH (i32.load offset=8 (local.get $geometry)))
+    (local.set $outW (i32.load offset=12 (local.get $geometry)))
+    (local.set $fH (i32.load offset=16 (local.get $geometry)))
+    (local.set $fW (i32.load offset=20 (local.get $geometry)))
+    (local.set $sH (i32.load offset=24 (local.get $geometry)))
+    (local.set $sW (i32.load offset=28 (local.get $geometry)))
+    (local.set $padTop (i32.load offset=32 (local.get $geometry)))
+    (local.set $padLeft (i32.load offset=36 (local.get $geometry)))
+    (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (local.get $inW) (local.get $bytes)))
+    (local.set $dyAt (local.get $dy))
+    (block $imagesDone
+      (loop $imageLoop
+        (br_if $imagesDone (i32.ge_u (local.get $b) (local.get $images)))
+        (local.set $image (i32.mul (local.get $b) (i32.mul (local.get $inH) (local.get $rowBytes))))
+        (local.set $oy (i32.const 0))
+        (block $rowsDone
+          (loop $rowLoop
+            (br_if $rowsDone (i32.ge_s (local.get $oy) (local.get $outH)))
+            (local.set $top (i32.sub (i32.mul (local.get $oy) (local.get $sH)) (local.get $padTop)))
+            (local.set $y0 (select (local.get $top) (i32.const 0) (i32.gt_s (local.get $top) (i32.const 0))))
+            (local.set $y1 (i32.add (local.get $top) (local.get $fH)))
+            (local.set $y1 (select (local.get $y1) (local.get $inH) (i32.lt_s (local.get $y1) (local.get $inH))))
+            (local.set $ox (i32.const 0))
+            (block $colsDone
+              (loop $colLoop
+                (br_if $colsDone (i32.ge_s (local.get $ox) (local.get $outW)))
+                (local.set $left (i32.sub (i32.mul (local.get $ox) (local.get $sW)) (local.get $padLeft)))
+                (local.set $x0 (select (local.get $left) (i32.const 0) (i32.gt_s (local.get $left) (i32.const 0))))
+                (local.set $x1 (i32.add (local.get $left) (local.get $fW)))
+                (local.set $x1 (select (local.get $x1) (local.get $inW) (i32.lt_s (local.get $x1) (local.get $inW))))
+                (local.set $c (i32.const 0))
+                (block $channelsDone
+                  (loop $channelLoop
+                    (br_if $channelsDone (i32.ge_u (local.get $c) (local.get $bytes)))
+                    (local.set $best (v128.const f32x4 -inf -inf -inf -inf))
+                    (local.set $where (v128.const i32x4 -1 -1 -1 -1))
+                    (local.set $iy (local.get $y0))
+                    (block $windowRowsDone
+                      (loop $windowRow
+                        (br_if $windowRowsDone (i32.ge_s (local.get $iy) (local.get $y1)))
+                        (local.set $ix (local.get $x0))
+                        (block $windowColsDone
+                          (loop $windowCol
+                            (br_if $windowColsDone (i32.ge_s (local.get $ix) (local.get $x1)))
+                            (local.set $offset (i32.add (local.get $image)
+                              (i32.add (i32.mul (local.get $iy) (local.get $rowBytes))
+                                (i32.add (i32.mul (local.get $ix) (local.get $bytes)) (local.get $c)))))
+                            (local.set $v (v128.load (i32.add (local.get $x) (local.get $offset))))
+                            ;; NaN > best is false: NaNs never win, as in the cpu kernel.
+                            (local.set $m (f32x4.gt (local.get $v) (local.get $best)))
+                            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+                            (local.set $where (v128.bitselect
+                              (i32x4.add (i32x4.splat (local.get $offset)) (v128.const i32x4 0 4 8 12))
+                              (local.get $where) (local.get $m)))
+                            (local.set $ix (i32.add (local.get $ix) (i32.const 1)))
+                            (br $windowCol)))
+                        (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
+                        (br $windowRow)))
+                    (local.set $g (v128.load (i32.add (local.get $dyAt) (local.get $c))))
+                    (call $scatter (local.get $dx) (i32x4.extract_lane 0 (local.get $where)) (f32x4.extract_lane 0 (local.get $g)))
+                    (call $scatter (local.get $dx) (i32x4.extract_lane 1 (local.get $where)) (f32x4.extract_lane 1 (local.get $g)))
+                    (call $scatter (local.get $dx) (i32x4.extract_lane 2 (local.get $where)) (f32x4.extract_lane 2 (local.get $g)))
+                    (call $scatter (local.get $dx) (i32x4.extract_lane 3 (local.get $where)) (f32x4.extract_lane 3 (local.get $g)))
+                    (local.set $c (i32.add (local.get $c) (i32.const 16)))
+                    (br $channelLoop)))
+                (local.set $dyAt (i32.add (local.get $dyAt) (local.get $bytes)))
+                (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+                (br $colLoop)))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $rowLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $imageLoop))))
+)
