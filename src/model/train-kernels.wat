@@ -229,4 +229,63 @@
             (br $rowLoop)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $imageLoop))))
+;; out[c] = sum over r of x[r * cols + c], for a Sum over leading axes (a bias gradient).
+  ;; Accumulates in float64 in $scratch (8 * cols bytes, zeroed by the caller), so 50,000 rows
+  ;; lose nothing to float32 rounding.
+  (func (export "columnSums")
+    (param $x i32) (param $out i32) (param $rows i32) (param $cols i32) (param $scratch i32)
+    (local $r i32) (local $c i32) (local $row i32) (local $acc i32) (local $v v128) (local $vectorCols i32)
+    (local.set $vectorCols (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $row (local.get $x))
+    (block $rowsDone
+      (loop $rowLoop
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vectorDone
+          (loop $vector
+            (br_if $vectorDone (i32.ge_u (local.get $c) (local.get $vectorCols)))
+            (local.set $v (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))
+            (local.set $acc (i32.add (local.get $scratch) (i32.shl (local.get $c) (i32.const 3))))
+            (v128.store offset=0 (local.get $acc)
+              (f64x2.add (v128.load offset=0 (local.get $acc)) (f64x2.promote_low_f32x4 (local.get $v))))
+            (v128.store offset=16 (local.get $acc)
+              (f64x2.add (v128.load offset=16 (local.get $acc))
+                (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vector)))
+        (block $tailDone
+          (loop $tail
+            (br_if $tailDone (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $acc (i32.add (local.get $scratch) (i32.shl (local.get $c) (i32.const 3))))
+            (f64.store (local.get $acc)
+              (f64.add (f64.load (local.get $acc))
+                (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $cols) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowLoop)))
+    (local.set $c (i32.const 0))
+    (block $outDone
+      (loop $outLoop
+        (br_if $outDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))
+          (f32.demote_f64 (f64.load (i32.add (local.get $scratch) (i32.shl (local.get $c) (i32.const 3))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $outLoop))))
+
+  ;; Copies $rows runs of $bytes bytes, from $src every $srcStride bytes to $dst every
+  ;; $dstStride bytes: one part of a split or a concatenation along any axis.
+  (func (export "copyRows")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $bytes i32) (param $srcStride i32) (param $dstStride i32)
+    (local $r i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (memory.copy (local.get $dst) (local.get $src) (local.get $bytes))
+        (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $next))))
 )

@@ -102,7 +102,7 @@ describe('registerFastWasmKernels()', () => {
     const names = fastWasmKernels(tf).map((k) => k.kernelName);
     expect(names).toEqual(['LRN', 'LRNGrad', 'MaxPoolGrad']);
     expect(registerFastWasmKernels(tf)).toEqual([]);
-    for (const name of [...names, 'BatchMatMul']) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+    for (const name of [...names, 'BatchMatMul', 'Sum', 'SplitV', 'Concat', 'Identity']) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
 
   for (const path of PATHS) for (const c of LRN_CASES) {
@@ -154,6 +154,11 @@ describe('registerFastWasmKernels()', () => {
     { a: [3, 5, 4], b: [1, 5, 2], transposeA: true, transposeB: false },
     { a: [9, 4], b: [4, 3], transposeA: false, transposeB: false },
     { a: [9, 4], b: [3, 4], transposeA: false, transposeB: true },
+    // Dense-layer input gradients (dy W^T), both flags, batched transposeB with broadcast.
+    { a: [64, 256], b: [256, 256], transposeA: false, transposeB: true },
+    { a: [64, 10], b: [256, 10], transposeA: false, transposeB: true },
+    { a: [5, 7], b: [3, 5], transposeA: true, transposeB: true },
+    { a: [2, 6, 4], b: [1, 3, 4], transposeA: false, transposeB: true },
   ];
   for (const c of MATMUL_CASES) {
     it(`BatchMatMul (wasm, transposeA by Transpose) - matches cpu for [${c.a}] x [${c.b}], transposeA ${c.transposeA}, transposeB ${c.transposeB}`, async () => {
@@ -169,6 +174,73 @@ describe('registerFastWasmKernels()', () => {
       expect(relativeError(wasm[0]!, cpu[0]!)).toBeLessThan(TOLERANCE);
     });
   }
+
+  const SUM_CASES: Array<{ shape: number[]; axis: number | number[]; keepDims?: boolean; dtype?: 'int32' }> = [
+    // Bias gradients (leading axes: the SIMD column sums), then odd widths and other reductions.
+    { shape: [64, 28, 28, 32], axis: [0, 1, 2] },
+    { shape: [64, 10], axis: 0 },
+    { shape: [9, 7, 3], axis: [1, 0], keepDims: true },
+    { shape: [5, 4], axis: -2 },
+    { shape: [6, 10], axis: 1 },
+    { shape: [3, 4, 5], axis: [0, 2] },
+    { shape: [20], axis: 0 },
+    { shape: [6, 4], axis: 0, dtype: 'int32' },
+  ];
+  for (const c of SUM_CASES) {
+    it(`Sum (wasm, column sums over leading axes) - matches cpu for [${c.shape}], axis ${JSON.stringify(c.axis)}${c.keepDims ? ', keepDims' : ''}${c.dtype ? `, ${c.dtype}` : ''}`, async () => {
+      const compute = (): tf.Tensor[] => {
+        const raw = tf.add(normal(c.shape, 41), 0.5);
+        const x = c.dtype ? tf.cast(tf.mul(raw, 10), c.dtype) : raw;
+        const total = tf.sum(x, c.axis, c.keepDims ?? false);
+        tf.dispose([raw, x]);
+        return [total];
+      };
+      const cpu = await on('cpu', compute);
+      const wasm = await on('wasm', compute);
+      expect(relativeError(Float32Array.from(wasm[0]!), Float32Array.from(cpu[0]!))).toBeLessThan(TOLERANCE);
+    });
+  }
+
+  const SPLIT_CASES: Array<{ shape: number[]; sizes: number | number[]; axis: number; dtype?: 'int32' }> = [
+    { shape: [64, 13, 13, 32], sizes: 2, axis: 3 },
+    { shape: [2, 5, 5, 12], sizes: [4, 8], axis: -1 },
+    { shape: [6, 4], sizes: 3, axis: 0 },
+    { shape: [3, 4, 5], sizes: [1, -1], axis: 1 },
+    { shape: [3, 4, 5], sizes: [0, 4], axis: 1 },
+    { shape: [2, 6, 3], sizes: 2, axis: 1, dtype: 'int32' },
+  ];
+  for (const c of SPLIT_CASES) {
+    it(`SplitV and Concat (wasm, row copies) - split [${c.shape}] by ${JSON.stringify(c.sizes)} on axis ${c.axis}${c.dtype ? ` (${c.dtype})` : ''} matches cpu, and concat puts it back`, async () => {
+      const compute = (): tf.Tensor[] => {
+        const raw = normal(c.shape, 43);
+        const x = c.dtype ? tf.cast(tf.mul(raw, 100), c.dtype) : raw;
+        const parts = tf.split(x, c.sizes, c.axis);
+        const joined = tf.concat(parts, c.axis);
+        const swapped = parts.length > 1 ? tf.concat([...parts].reverse(), c.axis) : tf.clone(x);
+        const result = [...parts, joined, swapped, tf.clone(x)];
+        tf.dispose([raw, x]);
+        return result;
+      };
+      const cpu = await on('cpu', compute);
+      const wasm = await on('wasm', compute);
+      expect(wasm.length).toBe(cpu.length);
+      wasm.forEach((values, index) => expect(Array.from(values), `output ${index}`).toEqual(Array.from(cpu[index]!)));
+      expect(Array.from(wasm.at(-3)!)).toEqual(Array.from(wasm.at(-1)!));
+    });
+  }
+
+  it('Identity (wasm, shared data) - a clone keeps its values after the original is disposed, and frees nothing twice', async () => {
+    expect(await tf.setBackend('wasm')).toBe(true);
+    const before = tf.backend().numDataIds();
+    const x = tf.tensor1d([1, 2, 3]);
+    const copy = tf.clone(x);
+    expect(tf.backend().numDataIds()).toBe(before + 1);
+    x.dispose();
+    expect(Array.from(copy.dataSync())).toEqual([1, 2, 3]);
+    copy.dispose();
+    // The heap block is freed once, when the last tensor sharing it goes.
+    expect(tf.backend().numDataIds()).toBe(before);
+  });
 
   it('LRN (JS on wasm) - a non-float32 input is an error naming the kernel and dtype', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
