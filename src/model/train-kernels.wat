@@ -143,7 +143,7 @@
 
   ;; Max-pool gradient of `images` NHWC images: each output's dy goes to the first maximum of its
   ;; window in row-major order (tfjs's cpu rule); a window without one (all NaN) drops it. dx
-  ;; must be zeroed by the caller. $geometry points at 10 i32s: inHeight, inWidth, outHeight,
+  ;; is zeroed here first. $geometry points at 10 i32s: inHeight, inWidth, outHeight,
   ;; outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft.
   (func (export "maxPoolGrad")
     (param $x i32) (param $dy i32) (param $dx i32) (param $images i32) (param $channels i32)
@@ -167,6 +167,8 @@
     (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
     (local.set $rowBytes (i32.mul (local.get $inW) (local.get $bytes)))
     (local.set $dyAt (local.get $dy))
+    (memory.fill (local.get $dx) (i32.const 0)
+      (i32.mul (local.get $images) (i32.mul (local.get $inH) (local.get $rowBytes))))
     (block $imagesDone
       (loop $imageLoop
         (br_if $imagesDone (i32.ge_u (local.get $b) (local.get $images)))

@@ -41,6 +41,7 @@ import type {
 } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';
 import { TRAIN_KERNELS_SHARED_WASM_BASE64, TRAIN_KERNELS_WASM_BASE64 } from './train-kernels-wasm.js';
+import { KernelHelper, type HelperKernel } from './wasm-kernel-helper.js';
 
 /** The part of tfjs-wasm's `BackendWasm` these kernels use. */
 interface WasmHeapBackend {
@@ -151,6 +152,83 @@ function withScratch<T>(backend: WasmHeapBackend, bytes: number, use: (pointer: 
 
 /** Bytes of scratch an LRN kernel needs: 3 padded rows of channels + 2 * radius + 4 floats. */
 const lrnScratchBytes = (channels: number, radius: number): number => 3 * (channels + 2 * radius + 4) * 4;
+
+const align16 = (bytes: number): number => (bytes + 15) & ~15;
+
+/** Smallest LRN call (in pixels) worth half a call's handover to the helper thread. */
+const MIN_SPLIT_PIXELS = 4096;
+
+let helperEnabled = true;
+/** One helper thread per shared tfjs heap; `null`: none (plain heap, or turned off when first asked). */
+const helperByMemory = new WeakMap<object, KernelHelper | null>();
+
+/**
+ * Turns the helper thread of the SIMD kernels on (the default) or off (every call on the main
+ * thread): for tests and benchmarks that compare the two. Takes effect for heaps not yet seen
+ * and for every later call.
+ */
+export function setSimdKernelHelper(enabled: boolean): void {
+  helperEnabled = enabled;
+}
+
+/** The helper of `backend`'s heap, started on first use when the heap is shared. */
+function helperOn(backend: WasmHeapBackend): KernelHelper | undefined {
+  if (!helperEnabled) return undefined;
+  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  if (memory === undefined || memory === null || typeof memory !== 'object') return undefined;
+  let helper = helperByMemory.get(memory);
+  if (helper === undefined) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as WasmMemory).buffer instanceof SharedArrayBuffer;
+    helper = shared ? new KernelHelper(memory, Buffer.from(TRAIN_KERNELS_SHARED_WASM_BASE64, 'base64')) : null;
+    helperByMemory.set(memory, helper);
+  }
+  return helper ?? undefined;
+}
+
+/**
+ * Resolves once the SIMD kernels' helper thread on the current wasm backend's heap is running
+ * (true), or to false when there is none: a single-threaded (unshared) heap, the helper turned
+ * off, or a worker that failed to start.
+ */
+export async function simdKernelHelperReady(tf: Tfjs): Promise<boolean> {
+  if (tf.getBackend() !== BACKEND) return false;
+  const helper = helperOn(tf.backend() as unknown as WasmHeapBackend);
+  return helper === undefined ? false : helper.ready();
+}
+
+/** How many kernel calls the helper thread of the current wasm backend's heap has shared (0 without one). */
+export function simdKernelHelperCalls(tf: Tfjs): number {
+  if (tf.getBackend() !== BACKEND || !helperEnabled) return 0;
+  const memory = (tf.backend() as unknown as WasmHeapBackend).wasm?.wasmMemory ?? (tf.backend() as unknown as WasmHeapBackend).wasm?.asm?.memory;
+  const helper = memory === undefined || memory === null ? undefined : helperByMemory.get(memory as object);
+  return helper ? helper.calls : 0;
+}
+
+/** Splits `count` items in two when a helper can take the second part, else keeps them all. */
+function halves(backend: WasmHeapBackend, count: number, minimum: number): [number, number] {
+  const helper = helperOn(backend);
+  if (helper === undefined || !helper.usable || count < minimum) return [count, 0];
+  const own = Math.ceil(count / 2);
+  return [own, count - own];
+}
+
+/** Runs `ownArgs` here and `restArgs` on the helper (or here too when it cannot). */
+function splitCall(
+  backend: WasmHeapBackend,
+  kernel: HelperKernel,
+  own: number,
+  rest: number,
+  ownArgs: number[],
+  restArgs: number[],
+  call: (...args: number[]) => void,
+): void {
+  const helper = helperOn(backend);
+  if (rest === 0 || helper === undefined) {
+    if (own > 0) call(...ownArgs);
+    return;
+  }
+  helper.split(kernel, restArgs, () => call(...ownArgs), () => call(...restArgs));
+}
 
 const BACKEND = 'wasm';
 
@@ -290,9 +368,14 @@ function lrn(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LRNAtt
   const mode = betaMode(beta);
   if (simd !== undefined && channels % 4 === 0 && mode >= 0 && depthRadius >= 0) {
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
-    withScratch(backend, lrnScratchBytes(channels, depthRadius), (scratch) =>
-      simd.lrn(heapOffset(backend, x), heapOffset(backend, out), pixels, channels, depthRadius, bias, alpha, mode, scratch),
-    );
+    const scratchBytes = align16(lrnScratchBytes(channels, depthRadius));
+    const [xAt, yAt] = [heapOffset(backend, x), heapOffset(backend, out)];
+    withScratch(backend, 2 * scratchBytes, (scratch) => {
+      const [own, rest] = halves(backend, pixels, MIN_SPLIT_PIXELS);
+      const skip = own * channels * 4;
+      const run = (from: number, count: number, room: number): number[] => [xAt + from, yAt + from, count, channels, depthRadius, bias, alpha, mode, room];
+      splitCall(backend, 'lrn', own, rest, run(0, own, scratch), run(skip, rest, scratch + scratchBytes), (...a) => simd.lrn(...(a as Parameters<SimdKernels['lrn']>)));
+    });
     return out;
   }
   const xs = backend.typedArrayFromHeap(x);
@@ -322,12 +405,18 @@ function lrnGrad(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LR
   const mode = betaMode(beta);
   if (simd !== undefined && channels % 4 === 0 && mode >= 0 && depthRadius >= 0) {
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
-    withScratch(backend, lrnScratchBytes(channels, depthRadius), (scratch) =>
-      simd.lrnGrad(
-        heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dy), heapOffset(backend, out),
-        pixels, channels, depthRadius, bias, alpha, scale, mode, scratch,
-      ),
-    );
+    const scratchBytes = align16(lrnScratchBytes(channels, depthRadius));
+    const at = [heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dy), heapOffset(backend, out)] as const;
+    withScratch(backend, 2 * scratchBytes, (scratch) => {
+      const [own, rest] = halves(backend, pixels, MIN_SPLIT_PIXELS);
+      const skip = own * channels * 4;
+      const run = (from: number, count: number, room: number): number[] => [
+        at[0] + from, at[1] + from, at[2] + from, at[3] + from, count, channels, depthRadius, bias, alpha, scale, mode, room,
+      ];
+      splitCall(backend, 'lrnGrad', own, rest, run(0, own, scratch), run(skip, rest, scratch + scratchBytes), (...a) =>
+        simd.lrnGrad(...(a as Parameters<SimdKernels['lrnGrad']>)),
+      );
+    });
     return out;
   }
   const xs = backend.typedArrayFromHeap(x);
@@ -378,18 +467,25 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
   const out = backend.makeOutput(input.shape.slice(), 'float32');
   const xs = backend.typedArrayFromHeap(input);
   const dys = backend.typedArrayFromHeap(dy);
-  const dxs = backend.typedArrayFromHeap(out);
-  dxs.fill(0);
   const simd = simdKernelsOn(backend);
   if (simd !== undefined && channels % 4 === 0 && batchSize > 0) {
+    // The kernel zeroes dx itself (a JS fill of a shared heap view is several times slower).
     const geometry = [inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft];
+    const at = [heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, out)] as const;
     withScratch(backend, geometry.length * 4, (pointer) => {
       const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
       new Int32Array(heap.buffer, pointer, geometry.length).set(geometry);
-      simd.maxPoolGrad(heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, out), batchSize, channels, pointer);
+      const [own, rest] = halves(backend, batchSize, 2);
+      const inBytes = own * inHeight * inWidth * channels * 4;
+      const outBytes = own * outHeight * outWidth * channels * 4;
+      splitCall(backend, 'maxPoolGrad', own, rest, [at[0], at[1], at[2], own, channels, pointer],
+        [at[0] + inBytes, at[1] + outBytes, at[2] + inBytes, rest, channels, pointer],
+        (...a) => simd.maxPoolGrad(...(a as Parameters<SimdKernels['maxPoolGrad']>)));
     });
     return out;
   }
+  const dxs = backend.typedArrayFromHeap(out);
+  dxs.fill(0);
   const best = new Float32Array(channels);
   const where = new Int32Array(channels);
   const rowStride = inWidth * channels;

@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fastWasmKernels, registerFastWasmKernels, setSimdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
+import {
+  fastWasmKernels,
+  registerFastWasmKernels,
+  setSimdKernelHelper,
+  setSimdTrainingKernels,
+  simdKernelHelperCalls,
+  simdKernelHelperReady,
+  simdTrainingKernels,
+} from '../../src/model/wasm-fast-kernels.js';
 import { selectBackend } from '../../src/model/backend.js';
 
 // Tolerance: max |wasm - cpu| / max |cpu| below 1e-5. The JS loops compute in float64 and store
@@ -8,11 +16,13 @@ import { selectBackend } from '../../src/model/backend.js';
 // rounding (measured: <= 3e-7). The SIMD kernels compute in float32 (measured: <= 1e-6).
 const TOLERANCE = 1e-5;
 
-// Each kernel case runs twice: on the WebAssembly SIMD kernels where they cover the shape
-// (channels a multiple of 4, beta 0.75 or 0.5) and on the JS loops with them turned off.
+// Each kernel case runs three ways: on the WebAssembly SIMD kernels where they cover the shape
+// (channels a multiple of 4, beta 0.75 or 0.5) with their helper thread taking half of each
+// large call (on tfjs's threaded build), the same on the main thread alone, and on the JS loops.
 const PATHS = [
-  { name: 'SIMD where covered', simd: true },
-  { name: 'JS loops', simd: false },
+  { name: 'SIMD + helper thread', simd: true, helper: true },
+  { name: 'SIMD, one thread', simd: true, helper: false },
+  { name: 'JS loops', simd: false, helper: false },
 ] as const;
 
 beforeAll(async () => {
@@ -27,12 +37,21 @@ async function on(backend: 'cpu' | 'wasm', compute: () => tf.Tensor[]): Promise<
   return values;
 }
 
-async function onWasm(simd: boolean, compute: () => tf.Tensor[]): Promise<Float32Array[]> {
-  setSimdTrainingKernels(simd);
+async function onWasm(path: (typeof PATHS)[number], compute: () => tf.Tensor[], splits: boolean): Promise<Float32Array[]> {
+  setSimdTrainingKernels(path.simd);
+  setSimdKernelHelper(path.helper);
   try {
-    return await on('wasm', compute);
+    expect(await tf.setBackend('wasm')).toBe(true);
+    const shared = simdTrainingKernels(tf) === 'shared';
+    if (path.helper) expect(await simdKernelHelperReady(tf)).toBe(shared);
+    const before = simdKernelHelperCalls(tf);
+    const values = await on('wasm', compute);
+    // Not vacuous: where the helper can run and the call is large enough, it did.
+    if (path.helper && shared && splits) expect(simdKernelHelperCalls(tf)).toBeGreaterThan(before);
+    return values;
   } finally {
     setSimdTrainingKernels(true);
+    setSimdKernelHelper(true);
   }
 }
 
@@ -62,7 +81,7 @@ interface LrnCase {
 }
 const LRN_CASES: LrnCase[] = [
   // AlexNet's constants on alexnet-small's conv1/conv2 shapes (batch cut to 2).
-  { shape: [2, 28, 28, 32], radius: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
+  { shape: [6, 28, 28, 32], radius: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
   { shape: [2, 13, 13, 64], radius: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
   // Fewer channels than the window; one channel; tfjs's defaults; beta 0.5 and a pow() beta.
   { shape: [2, 5, 5, 3], radius: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
@@ -117,11 +136,11 @@ describe('registerFastWasmKernels()', () => {
         return [forward, gradient];
       };
       const cpu = await on('cpu', compute);
-      const wasm = await onWasm(path.simd, compute);
+      const wasm = await onWasm(path, compute, c.shape[3] % 4 === 0 && c.shape[0] * c.shape[1] * c.shape[2] >= 4096 && [0.5, 0.75].includes(c.beta));
       expect(relativeError(wasm[0]!, cpu[0]!), 'LRN').toBeLessThan(TOLERANCE);
       expect(relativeError(wasm[1]!, cpu[1]!), 'LRNGrad').toBeLessThan(TOLERANCE);
       // Not a trivially zero gradient: the alpha term moves it away from dy * norm^-beta.
-      expect(Math.max(...Array.from(cpu[1]!, Math.abs))).toBeGreaterThan(0);
+      expect(cpu[1]!.reduce((most, v) => Math.max(most, Math.abs(v)), 0)).toBeGreaterThan(0);
     });
   }
 
@@ -137,7 +156,7 @@ describe('registerFastWasmKernels()', () => {
         return [gradient];
       };
       const cpu = await on('cpu', compute);
-      const wasm = await onWasm(path.simd, compute);
+      const wasm = await onWasm(path, compute, c.shape[3] % 4 === 0 && c.shape[0] >= 2);
       expect(relativeError(wasm[0]!, cpu[0]!)).toBeLessThan(TOLERANCE);
       // The gradient's total is the sum of the weights: nothing dropped or doubled.
       const total = (values: Float32Array): number => values.reduce((sum, v) => sum + v, 0);

@@ -56,6 +56,10 @@ const CASES: ConvCase[] = [
   { x: [2, 35, 35, 3], filter: [11, 11, 3, 8], strides: 4, pad: 'valid' },
   { x: [2, 36, 36, 3], filter: [11, 11, 3, 8], strides: 4, pad: 2 },
   { x: [3, 7, 7, 2], filter: [3, 3, 2, 3], strides: 2, pad: 1 },
+  // Stride 1 with uneven padding and a rectangular filter.
+  { x: [2, 11, 8, 2], filter: [3, 2, 2, 3], strides: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
+  { x: [2, 7, 9, 5], filter: [4, 4, 5, 6], strides: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] },
+  { x: [4, 6, 6, 12], filter: [3, 3, 12, 8], strides: 1, pad: 'same' },
 ];
 
 describe('registerWasmTrainingKernels()', () => {
