@@ -290,4 +290,134 @@
         (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $next))))
+;; Filter gradient of a convolution, dW[ky, kx, ci, co] = sum over (b, oy, ox) of
+  ;; x[b, oy * sH + ky - padTop, ox * sW + kx - padLeft, ci] * dy[b, oy, ox, co], for `images`
+  ;; NHWC images, `outChannels` a multiple of 16. dW is zeroed here first. Per output row and tap
+  ;; it runs along ox with 16 output channels in 4 accumulators, so dy's row (a few KB) stays in
+  ;; L1 across the taps. $geometry points at 12 i32s: inHeight, inWidth, inChannels, outHeight,
+  ;; outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft.
+  (func (export "filterGrad")
+    (param $x i32) (param $dy i32) (param $dw i32) (param $images i32) (param $geometry i32)
+    (local $inH i32) (local $inW i32) (local $ci i32) (local $outH i32) (local $outW i32) (local $co i32)
+    (local $kh i32) (local $kw i32) (local $sH i32) (local $sW i32) (local $padTop i32) (local $padLeft i32)
+    (local $b i32) (local $oy i32) (local $ky i32) (local $kx i32) (local $c i32) (local $cb i32)
+    (local $iy i32) (local $ox0 i32) (local $ox1 i32) (local $n i32) (local $i i32) (local $t i32)
+    (local $xRow i32) (local $dyRow i32) (local $xp i32) (local $dp i32) (local $dwAt i32)
+    (local $xStep i32) (local $coBytes i32) (local $ciBytes i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $s v128)
+    (local.set $inH (i32.load offset=0 (local.get $geometry)))
+    (local.set $inW (i32.load offset=4 (local.get $geometry)))
+    (local.set $ci (i32.load offset=8 (local.get $geometry)))
+    (local.set $outH (i32.load offset=12 (local.get $geometry)))
+    (local.set $outW (i32.load offset=16 (local.get $geometry)))
+    (local.set $co (i32.load offset=20 (local.get $geometry)))
+    (local.set $kh (i32.load offset=24 (local.get $geometry)))
+    (local.set $kw (i32.load offset=28 (local.get $geometry)))
+    (local.set $sH (i32.load offset=32 (local.get $geometry)))
+    (local.set $sW (i32.load offset=36 (local.get $geometry)))
+    (local.set $padTop (i32.load offset=40 (local.get $geometry)))
+    (local.set $padLeft (i32.load offset=44 (local.get $geometry)))
+    (local.set $coBytes (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $ciBytes (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $xStep (i32.mul (local.get $sW) (local.get $ciBytes)))
+    (memory.fill (local.get $dw) (i32.const 0)
+      (i32.mul (i32.mul (i32.mul (local.get $kh) (local.get $kw)) (local.get $ci)) (local.get $coBytes)))
+    (block $imagesDone
+      (loop $image
+        (br_if $imagesDone (i32.ge_u (local.get $b) (local.get $images)))
+        (local.set $oy (i32.const 0))
+        (block $rowsDone
+          (loop $row
+            (br_if $rowsDone (i32.ge_s (local.get $oy) (local.get $outH)))
+            (local.set $dyRow (i32.add (local.get $dy)
+              (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $outH)) (local.get $oy)) (local.get $outW)) (local.get $coBytes))))
+            (local.set $ky (i32.const 0))
+            (block $kyDone
+              (loop $kyLoop
+                (br_if $kyDone (i32.ge_s (local.get $ky) (local.get $kh)))
+                (local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sH)) (local.get $ky)) (local.get $padTop)))
+                (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $inH)))
+                  (then
+                    (local.set $kx (i32.const 0))
+                    (block $kxDone
+                      (loop $kxLoop
+                        (br_if $kxDone (i32.ge_s (local.get $kx) (local.get $kw)))
+                        ;; Valid ox: 0 <= ox * sW + kx - padLeft < inW.
+                        (local.set $t (i32.sub (local.get $padLeft) (local.get $kx)))
+                        (local.set $ox0 (select
+                          (i32.div_s (i32.add (local.get $t) (i32.sub (local.get $sW) (i32.const 1))) (local.get $sW))
+                          (i32.const 0)
+                          (i32.gt_s (local.get $t) (i32.const 0))))
+                        (local.set $t (i32.add (local.get $inW) (local.get $t)))
+                        (local.set $ox1 (select
+                          (i32.div_s (i32.add (local.get $t) (i32.sub (local.get $sW) (i32.const 1))) (local.get $sW))
+                          (i32.const 0)
+                          (i32.gt_s (local.get $t) (i32.const 0))))
+                        (local.set $ox1 (select (local.get $ox1) (local.get $outW) (i32.lt_s (local.get $ox1) (local.get $outW))))
+                        (local.set $n (i32.sub (local.get $ox1) (local.get $ox0)))
+                        (if (i32.gt_s (local.get $n) (i32.const 0))
+                          (then
+                            (local.set $xRow (i32.add (local.get $x)
+                              (i32.mul
+                                (i32.add
+                                  (i32.mul (i32.add (i32.mul (local.get $b) (local.get $inH)) (local.get $iy)) (local.get $inW))
+                                  (i32.sub (i32.add (i32.mul (local.get $ox0) (local.get $sW)) (local.get $kx)) (local.get $padLeft)))
+                                (local.get $ciBytes))))
+                            (local.set $c (i32.const 0))
+                            (block $cDone
+                              (loop $cLoop
+                                (br_if $cDone (i32.ge_s (local.get $c) (local.get $ci)))
+                                (local.set $dwAt (i32.add (local.get $dw)
+                                  (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $ci)) (local.get $c))
+                                    (local.get $coBytes))))
+                                (local.set $cb (i32.const 0))
+                                (block $cbDone
+                                  (loop $cbLoop
+                                    (br_if $cbDone (i32.ge_u (local.get $cb) (local.get $coBytes)))
+                                    (local.set $a0 (v128.load offset=0 (i32.add (local.get $dwAt) (local.get $cb))))
+                                    (local.set $a1 (v128.load offset=16 (i32.add (local.get $dwAt) (local.get $cb))))
+                                    (local.set $a2 (v128.load offset=32 (i32.add (local.get $dwAt) (local.get $cb))))
+                                    (local.set $a3 (v128.load offset=48 (i32.add (local.get $dwAt) (local.get $cb))))
+                                    (local.set $xp (i32.add (local.get $xRow) (i32.shl (local.get $c) (i32.const 2))))
+                                    (local.set $dp (i32.add (local.get $dyRow)
+                                      (i32.add (i32.mul (local.get $ox0) (local.get $coBytes)) (local.get $cb))))
+                                    (local.set $i (local.get $n))
+                                    (loop $pixel
+                                      (local.set $s (f32x4.splat (f32.load (local.get $xp))))
+                                      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s) (v128.load offset=0 (local.get $dp)))))
+                                      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $dp)))))
+                                      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $dp)))))
+                                      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $dp)))))
+                                      (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                                      (local.set $dp (i32.add (local.get $dp) (local.get $coBytes)))
+                                      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+                                      (br_if $pixel (i32.gt_s (local.get $i) (i32.const 0))))
+                                    (v128.store offset=0 (i32.add (local.get $dwAt) (local.get $cb)) (local.get $a0))
+                                    (v128.store offset=16 (i32.add (local.get $dwAt) (local.get $cb)) (local.get $a1))
+                                    (v128.store offset=32 (i32.add (local.get $dwAt) (local.get $cb)) (local.get $a2))
+                                    (v128.store offset=48 (i32.add (local.get $dwAt) (local.get $cb)) (local.get $a3))
+                                    (local.set $cb (i32.add (local.get $cb) (i32.const 64)))
+                                    (br $cbLoop)))
+                                (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                                (br $cLoop)))))
+                        (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                        (br $kxLoop)))))
+                (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                (br $kyLoop)))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $row)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $image))))
+
+  ;; dst[i] += src[i] for `count` floats (count a multiple of 4): sums the helper thread's half.
+  (func (export "addInto") (param $dst i32) (param $src i32) (param $count i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $count) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (br $next))))
 )

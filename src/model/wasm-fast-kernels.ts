@@ -79,6 +79,8 @@ interface SimdKernels {
   maxPoolGrad(x: number, dy: number, dx: number, images: number, channels: number, geometry: number): void;
   columnSums(x: number, out: number, rows: number, cols: number, scratch: number): void;
   copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
+  filterGrad(x: number, dy: number, dw: number, images: number, geometry: number): void;
+  addInto(dst: number, src: number, count: number): void;
 }
 
 let simdEnabled = true;
@@ -700,3 +702,58 @@ function sharingIdentity(builtIn: KernelConfig): KernelConfig {
     },
   };
 }
+
+/** The shape facts of a convolution {@link simdConv2DBackpropFilter} needs (tfjs's `Conv2DInfo`). */
+export interface FilterGradientGeometry {
+  batchSize: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * The filter gradient of a convolution (NHWC, no dilation) on the SIMD kernel `filterGrad`,
+ * half of the images on the helper thread when there is one; undefined when that kernel does
+ * not cover the case (SIMD off or unavailable, output channels not a multiple of 16, or dtypes
+ * other than float32), and the caller computes it another way.
+ */
+export function simdConv2DBackpropFilter(
+  backendLike: unknown,
+  x: TensorInfo,
+  dy: TensorInfo,
+  geometry: FilterGradientGeometry,
+): TensorInfo | undefined {
+  const backend = backendLike as WasmHeapBackend;
+  const simd = simdKernelsOn(backend);
+  const g = geometry;
+  if (simd === undefined || g.outChannels % 16 !== 0 || x.dtype !== 'float32' || dy.dtype !== 'float32' || g.batchSize < 1) return undefined;
+  const out = backend.makeOutput([g.filterHeight, g.filterWidth, g.inChannels, g.outChannels], 'float32');
+  const count = g.filterHeight * g.filterWidth * g.inChannels * g.outChannels;
+  const layout = [g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.outChannels, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft];
+  const at = [heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, out)] as const;
+  // Room for the geometry, then the helper's own dW (summed into the output at the end).
+  const geometryBytes = align16(layout.length * 4);
+  withScratch(backend, geometryBytes + count * 4, (pointer) => {
+    const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
+    new Int32Array(heap.buffer, pointer, layout.length).set(layout);
+    const [own, rest] = halves(backend, g.batchSize, 2);
+    const inBytes = own * g.inHeight * g.inWidth * g.inChannels * 4;
+    const outBytes = own * g.outHeight * g.outWidth * g.outChannels * 4;
+    const helperSum = pointer + geometryBytes;
+    splitCall(backend, 'filterGrad', own, rest, [at[0], at[1], at[2], own, pointer], [at[0] + inBytes, at[1] + outBytes, helperSum, rest, pointer], (...a) =>
+      simd.filterGrad(...(a as Parameters<SimdKernels['filterGrad']>)),
+    );
+    if (rest > 0) simd.addInto(at[2], helperSum, count);
+  });
+  return out;
+}
+

@@ -23,7 +23,7 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';
-import { registerFastWasmKernels } from './wasm-fast-kernels.js';
+import { registerFastWasmKernels, simdConv2DBackpropFilter } from './wasm-fast-kernels.js';
 
 const BACKEND = 'wasm';
 
@@ -121,7 +121,12 @@ export function restoreCpuKernels(tf: Tfjs): void {
 
 /**
  * dW[ky, kx, ci, co] = sum over (b, oy, ox) of x[b, oy*s - padTop + ky, ox*s - padLeft + kx, ci]
- * * dy[b, oy, ox, co]. Read with ci as the batch, b as the input channel, (ky, kx) as the output
+ * * dy[b, oy, ox, co]. On wasm, when the output channels are a multiple of 16 (every layer of
+ * the bundled models), that sum runs directly on the SIMD kernel `filterGrad` of
+ * train-kernels.wat, half of the images on its helper thread (`simdConv2DBackpropFilter`): the
+ * route below makes XNNPACK pack all of dy as a filter on every call, which cost conv1 of
+ * alexnet-small (3 input channels, batch 64) 20-26 ms against 8 ms direct; conv3-5 gained
+ * 10-20%, conv2 was level (interleaved runs in one process). Otherwise: read with ci as the batch, b as the input channel, (ky, kx) as the output
  * position and dy as a filter of size (outH, outW), that is a stride-1 convolution with
  * dilation s of x^T = transpose(x, [3,1,2,0]) by dy^T = transpose(dy, [1,2,0,3]), giving
  * [ci, kH, kW, co], transposed back to [kH, kW, ci, co]. The heavy lifting is then wasm's own
@@ -165,6 +170,10 @@ function conv2DBackpropFilter(
   const usedHeight = inHeight + Math.min(0, padBottom);
   const usedWidth = inWidth + Math.min(0, padRight);
 
+  if (backendName === 'wasm' && info.dilationHeight === 1 && info.dilationWidth === 1) {
+    const direct = simdConv2DBackpropFilter(backend, x, dy, { ...info, padTop, padLeft });
+    if (direct !== undefined) return direct;
+  }
   const temporaries: TensorInfo[] = [];
   const run = (kernelName: string, kernelInputs: NamedTensorInfoMap, kernelAttrs: NamedAttrMap): TensorInfo => {
     const kernel = tf.getKernel(kernelName, backendName);

@@ -3,12 +3,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../src/model/alexnet.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels, restoreCpuKernels } from '../../src/model/wasm-kernels.js';
+import { simdKernelHelperCalls, simdKernelHelperReady, simdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
 
 beforeAll(async () => {
   // Registers the kernels and initialises wasm with the binaries from node_modules.
   await selectBackend('wasm');
+  // The SIMD kernels' helper thread (threaded build only) is running before the first case.
+  await simdKernelHelperReady(tf);
 });
 
 /** Runs `compute` on one backend and returns its results as plain arrays; tensors are freed. */
@@ -60,6 +63,14 @@ const CASES: ConvCase[] = [
   { x: [2, 11, 8, 2], filter: [3, 2, 2, 3], strides: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
   { x: [2, 7, 9, 5], filter: [4, 4, 5, 6], strides: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] },
   { x: [4, 6, 6, 12], filter: [3, 3, 12, 8], strides: 1, pad: 'same' },
+  // Output channels a multiple of 16: the SIMD filterGrad kernel (with its helper thread from
+  // batch 2), over strides, paddings and AlexNet's conv1 geometry.
+  { x: [3, 9, 9, 3], filter: [3, 3, 3, 16], strides: 1, pad: 'same' },
+  { x: [2, 35, 35, 3], filter: [11, 11, 3, 16], strides: 4, pad: 'valid' },
+  { x: [2, 36, 36, 3], filter: [11, 11, 3, 32], strides: 4, pad: 2 },
+  { x: [2, 11, 8, 2], filter: [3, 2, 2, 16], strides: [2, 1], pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
+  { x: [4, 6, 6, 12], filter: [3, 3, 12, 32], strides: 2, pad: 'same' },
+  { x: [1, 7, 7, 5], filter: [5, 5, 5, 16], strides: 1, pad: 'valid' },
 ];
 
 describe('registerWasmTrainingKernels()', () => {
@@ -89,7 +100,12 @@ describe('registerWasmTrainingKernels()', () => {
         return gradients;
       };
       const [dxCpu, dwCpu] = (await on('cpu', compute)) as [Float32Array, Float32Array];
+      const helperCalls = simdKernelHelperCalls(tf);
       const [dxWasm, dwWasm] = (await on('wasm', compute)) as [Float32Array, Float32Array];
+      if (c.filter[3] % 16 === 0 && c.x[0] >= 2 && simdTrainingKernels(tf) === 'shared') {
+        // The SIMD kernel ran, half on the helper thread.
+        expect(simdKernelHelperCalls(tf)).toBeGreaterThan(helperCalls);
+      }
       expect(relativeError(dwWasm, dwCpu), 'filter gradient').toBeLessThan(1e-4);
       expect(relativeError(dxWasm, dxCpu), 'input gradient').toBeLessThan(1e-4);
     });
