@@ -206,10 +206,13 @@ export function simdKernelHelperCalls(tf: Tfjs): number {
   return helper ? helper.calls : 0;
 }
 
-/** Splits `count` items in two when a helper can take the second part, else keeps them all. */
-function halves(backend: WasmHeapBackend, count: number, minimum: number): [number, number] {
-  const helper = helperOn(backend);
-  if (helper === undefined || !helper.usable || count < minimum) return [count, 0];
+/**
+ * Splits `count` items in two (from `minimum` up), whether or not a helper thread will take the
+ * second part: a split decided by the shapes alone keeps results bitwise the same when the
+ * helper is not running yet (the first step) or at all (filterGrad sums its halves in one order).
+ */
+function halves(count: number, minimum: number): [number, number] {
+  if (count < minimum) return [count, 0];
   const own = Math.ceil(count / 2);
   return [own, count - own];
 }
@@ -227,6 +230,7 @@ function splitCall(
   const helper = helperOn(backend);
   if (rest === 0 || helper === undefined) {
     if (own > 0) call(...ownArgs);
+    if (rest > 0) call(...restArgs);
     return;
   }
   helper.split(kernel, restArgs, () => call(...ownArgs), () => call(...restArgs));
@@ -373,7 +377,7 @@ function lrn(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LRNAtt
     const scratchBytes = align16(lrnScratchBytes(channels, depthRadius));
     const [xAt, yAt] = [heapOffset(backend, x), heapOffset(backend, out)];
     withScratch(backend, 2 * scratchBytes, (scratch) => {
-      const [own, rest] = halves(backend, pixels, MIN_SPLIT_PIXELS);
+      const [own, rest] = halves(pixels, MIN_SPLIT_PIXELS);
       const skip = own * channels * 4;
       const run = (from: number, count: number, room: number): number[] => [xAt + from, yAt + from, count, channels, depthRadius, bias, alpha, mode, room];
       splitCall(backend, 'lrn', own, rest, run(0, own, scratch), run(skip, rest, scratch + scratchBytes), (...a) => simd.lrn(...(a as Parameters<SimdKernels['lrn']>)));
@@ -410,7 +414,7 @@ function lrnGrad(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LR
     const scratchBytes = align16(lrnScratchBytes(channels, depthRadius));
     const at = [heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dy), heapOffset(backend, out)] as const;
     withScratch(backend, 2 * scratchBytes, (scratch) => {
-      const [own, rest] = halves(backend, pixels, MIN_SPLIT_PIXELS);
+      const [own, rest] = halves(pixels, MIN_SPLIT_PIXELS);
       const skip = own * channels * 4;
       const run = (from: number, count: number, room: number): number[] => [
         at[0] + from, at[1] + from, at[2] + from, at[3] + from, count, channels, depthRadius, bias, alpha, scale, mode, room,
@@ -477,7 +481,7 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
     withScratch(backend, geometry.length * 4, (pointer) => {
       const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
       new Int32Array(heap.buffer, pointer, geometry.length).set(geometry);
-      const [own, rest] = halves(backend, batchSize, 2);
+      const [own, rest] = halves(batchSize, 2);
       const inBytes = own * inHeight * inWidth * channels * 4;
       const outBytes = own * outHeight * outWidth * channels * 4;
       splitCall(backend, 'maxPoolGrad', own, rest, [at[0], at[1], at[2], own, channels, pointer],
@@ -745,7 +749,7 @@ export function simdConv2DBackpropFilter(
   withScratch(backend, geometryBytes + count * 4, (pointer) => {
     const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
     new Int32Array(heap.buffer, pointer, layout.length).set(layout);
-    const [own, rest] = halves(backend, g.batchSize, 2);
+    const [own, rest] = halves(g.batchSize, 2);
     const inBytes = own * g.inHeight * g.inWidth * g.inChannels * 4;
     const outBytes = own * g.outHeight * g.outWidth * g.outChannels * 4;
     const helperSum = pointer + geometryBytes;

@@ -248,6 +248,19 @@ describe('registerFastWasmKernels()', () => {
     });
   }
 
+  it('Conv2DBackpropFilter (wasm SIMD) - the same bits with and without the helper thread, so a run does not depend on when it started', async () => {
+    const compute = (): tf.Tensor[] => {
+      const x = normal([6, 13, 13, 16], 51) as tf.Tensor4D;
+      const dy = normal([6, 13, 13, 32], 52) as tf.Tensor4D;
+      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [5, 5, 16, 32] }) as tf.Tensor;
+      tf.dispose([x, dy]);
+      return [dw];
+    };
+    const withHelper = await onWasm(PATHS[0], compute, true);
+    const alone = await onWasm(PATHS[1], compute, false);
+    expect(Array.from(alone[0]!)).toEqual(Array.from(withHelper[0]!));
+  });
+
   it('Identity (wasm, shared data) - a clone keeps its values after the original is disposed, and frees nothing twice', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
     const before = tf.backend().numDataIds();
