@@ -12,6 +12,7 @@
  */
 import type { KernelConfig, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';
+import { simdSgdMomentum } from './wasm-fast-kernels.js';
 
 /** The kernel's name in tfjs's registry. */
 export const SGD_MOMENTUM_KERNEL = 'PatchstreamSgdMomentum';
@@ -84,6 +85,7 @@ export function registerSgdKernel(tf: Tfjs): string[] {
         const heap = backend as unknown as HeapBackend;
         const nextV = heap.makeOutput(w.shape.slice(), 'float32');
         const nextW = heap.makeOutput(w.shape.slice(), 'float32');
+        if (simdSgdMomentum(backend, { w, v, g, nextV, nextW }, attrs as unknown as SgdMomentumAttrs)) return [nextV, nextW];
         // Views after the last allocation: a malloc may grow (and replace) the heap's buffer.
         update(heap.typedArrayFromHeap(w), heap.typedArrayFromHeap(v), heap.typedArrayFromHeap(g), heap.typedArrayFromHeap(nextV), heap.typedArrayFromHeap(nextW), attrs as unknown as SgdMomentumAttrs);
         return [nextV, nextW];

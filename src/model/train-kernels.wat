@@ -486,4 +486,176 @@
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
         (local.set $src (i32.add (local.get $src) (i32.const 16)))
         (br $next))))
+;; out[i, n] = dot(a[i, :], b[n, :]) for i < $m, n < $count: a [m, k] times b^T, b given as
+  ;; [count, k] rows (a dense layer's input gradient, dy W^T, with W's rows). $k a multiple of 4;
+  ;; out rows are $outStride floats apart. Eight rows of a at a time share each load of b.
+  (func (export "matMulBT")
+    (param $a i32) (param $b i32) (param $out i32) (param $m i32) (param $k i32) (param $count i32) (param $outStride i32)
+    (local $n i32) (local $i i32) (local $kk i32) (local $kBytes i32) (local $row i32) (local $bRow i32) (local $o i32)
+    (local $v v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $kBytes (i32.shl (local.get $k) (i32.const 2)))
+    (block $nDone
+      (loop $nLoop
+        (br_if $nDone (i32.ge_u (local.get $n) (local.get $count)))
+        (local.set $bRow (i32.add (local.get $b) (i32.mul (local.get $n) (local.get $kBytes))))
+        (local.set $i (i32.const 0))
+        (block $blocksDone
+          (loop $blocks
+            (br_if $blocksDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $m)))
+            (local.set $row (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $kBytes))))
+            (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+            (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+            (local.set $a4 (v128.const i32x4 0 0 0 0)) (local.set $a5 (v128.const i32x4 0 0 0 0))
+            (local.set $a6 (v128.const i32x4 0 0 0 0)) (local.set $a7 (v128.const i32x4 0 0 0 0))
+            (local.set $kk (i32.const 0))
+            (block $kDone
+              (loop $kLoop
+                (br_if $kDone (i32.ge_u (local.get $kk) (local.get $kBytes)))
+                (local.set $v (v128.load (i32.add (local.get $bRow) (local.get $kk))))
+                (local.set $o (i32.add (local.get $row) (local.get $kk)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (local.get $kBytes)))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (local.get $kBytes)))
+                (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (local.get $kBytes)))
+                (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (local.get $kBytes)))
+                (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (local.get $kBytes)))
+                (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (local.get $kBytes)))
+                (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (local.get $kBytes)))
+                (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (local.get $v) (v128.load (local.get $o)))))
+                (local.set $kk (i32.add (local.get $kk) (i32.const 16)))
+                (br $kLoop)))
+            (call $storeSum (local.get $out) (local.get $outStride) (local.get $i) (local.get $n) (local.get $a0))
+            (call $storeSum (local.get $out) (local.get $outStride) (i32.add (local.get $i) (i32.const 1)) (local.get $n) (local.get $a1))
+            (call $storeSum (local.get $out) (local.get $outStride) (i32.add (local.get $i) (i32.const 2)) (local.get $n) (local.get $a2))
+            (call $storeSum (local.get $out) (local.get $outStride) (i32.add (local.get $i) (i32.const 3)) (local.get $n) (local.get $a3))
+            (call $storeSum (local.get $out) (local.get $outStride) (i32.add (local.get $i) (i32.const 4)) (local.get $n) (local.get $a4))
+            (call $storeSum (local.get $out) (local.get $outStride) (i32.add (local.get $i) (i32.const 5)) (local.get $n) (local.get $a5))
+            (call $storeSum (local.get $out) (local.get $outStride) (i32.add (local.get $i) (i32.const 6)) (local.get $n) (local.get $a6))
+            (call $storeSum (local.get $out) (local.get $outStride) (i32.add (local.get $i) (i32.const 7)) (local.get $n) (local.get $a7))
+            (local.set $i (i32.add (local.get $i) (i32.const 8)))
+            (br $blocks)))
+        ;; Rows left over (fewer than 8), one at a time.
+        (block $restDone
+          (loop $rest
+            (br_if $restDone (i32.ge_u (local.get $i) (local.get $m)))
+            (local.set $row (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $kBytes))))
+            (local.set $a0 (v128.const i32x4 0 0 0 0))
+            (local.set $kk (i32.const 0))
+            (block $k1Done
+              (loop $k1
+                (br_if $k1Done (i32.ge_u (local.get $kk) (local.get $kBytes)))
+                (local.set $a0 (f32x4.add (local.get $a0)
+                  (f32x4.mul (v128.load (i32.add (local.get $bRow) (local.get $kk))) (v128.load (i32.add (local.get $row) (local.get $kk))))))
+                (local.set $kk (i32.add (local.get $kk) (i32.const 16)))
+                (br $k1)))
+            (call $storeSum (local.get $out) (local.get $outStride) (local.get $i) (local.get $n) (local.get $a0))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $rest)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $nLoop))))
+
+  ;; out[i * stride + n] = the sum of the four lanes of $v.
+  (func $storeSum (param $out i32) (param $stride i32) (param $i i32) (param $n i32) (param $v v128)
+    (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $stride)) (local.get $n)) (i32.const 2)))
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+        (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v))))))
+
+  ;; out[i, n] = sum over k of a[i, k] * b[k, n] for i < $m and the $count columns from b's
+  ;; (and out's) first: a [m, k] times b [k, n] with b's rows $stride floats long ($count a
+  ;; multiple of 16). Two rows by 16 columns in 8 accumulators, b's rows read in order.
+  (func (export "matMulNN")
+    (param $a i32) (param $b i32) (param $out i32) (param $m i32) (param $k i32) (param $count i32) (param $stride i32)
+    (local $i i32) (local $cb i32) (local $kk i32) (local $strideBytes i32) (local $kBytes i32)
+    (local $bp i32) (local $ap i32) (local $two i32) (local $at i32)
+    (local $s v128) (local $t v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $strideBytes (i32.shl (local.get $stride) (i32.const 2)))
+    (local.set $kBytes (i32.shl (local.get $k) (i32.const 2)))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
+        ;; A lone last row runs as a pair with itself (its second result is dropped).
+        (local.set $two (select (i32.const 1) (i32.const 0) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $m))))
+        (local.set $cb (i32.const 0))
+        (block $colsDone
+          (loop $cols
+            (br_if $colsDone (i32.ge_u (local.get $cb) (i32.shl (local.get $count) (i32.const 2))))
+            (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+            (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+            (local.set $b0 (v128.const i32x4 0 0 0 0)) (local.set $b1 (v128.const i32x4 0 0 0 0))
+            (local.set $b2 (v128.const i32x4 0 0 0 0)) (local.set $b3 (v128.const i32x4 0 0 0 0))
+            (local.set $bp (i32.add (local.get $b) (local.get $cb)))
+            (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $kBytes))))
+            (local.set $kk (local.get $k))
+            (block $kDone
+              (loop $kLoop
+                (br_if $kDone (i32.eqz (local.get $kk)))
+                (local.set $s (f32x4.splat (f32.load (local.get $ap))))
+                (local.set $t (f32x4.splat (f32.load (i32.add (local.get $ap) (i32.mul (local.get $two) (local.get $kBytes))))))
+                (local.set $w0 (v128.load offset=0 (local.get $bp)))
+                (local.set $w1 (v128.load offset=16 (local.get $bp)))
+                (local.set $w2 (v128.load offset=32 (local.get $bp)))
+                (local.set $w3 (v128.load offset=48 (local.get $bp)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s) (local.get $w0))))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s) (local.get $w1))))
+                (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $s) (local.get $w2))))
+                (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $s) (local.get $w3))))
+                (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $t) (local.get $w0))))
+                (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $t) (local.get $w1))))
+                (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $t) (local.get $w2))))
+                (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $t) (local.get $w3))))
+                (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+                (local.set $bp (i32.add (local.get $bp) (local.get $strideBytes)))
+                (local.set $kk (i32.sub (local.get $kk) (i32.const 1)))
+                (br $kLoop)))
+            (local.set $at (i32.add (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $strideBytes))) (local.get $cb)))
+            (v128.store offset=0 (local.get $at) (local.get $a0))
+            (v128.store offset=16 (local.get $at) (local.get $a1))
+            (v128.store offset=32 (local.get $at) (local.get $a2))
+            (v128.store offset=48 (local.get $at) (local.get $a3))
+            (if (local.get $two)
+              (then
+                (local.set $at (i32.add (local.get $at) (local.get $strideBytes)))
+                (v128.store offset=0 (local.get $at) (local.get $b0))
+                (v128.store offset=16 (local.get $at) (local.get $b1))
+                (v128.store offset=32 (local.get $at) (local.get $b2))
+                (v128.store offset=48 (local.get $at) (local.get $b3))))
+            (local.set $cb (i32.add (local.get $cb) (i32.const 64)))
+            (br $cols)))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br $rows))))
+
+  ;; SGD with momentum and weight decay over $count floats (a multiple of 4):
+  ;; v' = momentum * v - lr * (decay * w + g), w' = w + v'.
+  (func (export "sgdMomentum")
+    (param $w i32) (param $v i32) (param $g i32) (param $nextV i32) (param $nextW i32) (param $count i32)
+    (param $lr f32) (param $momentum f32) (param $decay f32)
+    (local $at i32) (local $end i32) (local $lrs v128) (local $ms v128) (local $ds v128) (local $weight v128) (local $velocity v128)
+    (local.set $lrs (f32x4.splat (local.get $lr)))
+    (local.set $ms (f32x4.splat (local.get $momentum)))
+    (local.set $ds (f32x4.splat (local.get $decay)))
+    (local.set $end (i32.shl (local.get $count) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $weight (v128.load (i32.add (local.get $w) (local.get $at))))
+        (local.set $velocity
+          (f32x4.sub
+            (f32x4.mul (local.get $ms) (v128.load (i32.add (local.get $v) (local.get $at))))
+            (f32x4.mul (local.get $lrs)
+              (f32x4.add (f32x4.mul (local.get $ds) (local.get $weight)) (v128.load (i32.add (local.get $g) (local.get $at)))))))
+        (v128.store (i32.add (local.get $nextV) (local.get $at)) (local.get $velocity))
+        (v128.store (i32.add (local.get $nextW) (local.get $at)) (f32x4.add (local.get $weight) (local.get $velocity)))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $next))))
 )
+

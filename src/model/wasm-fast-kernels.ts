@@ -81,6 +81,9 @@ interface SimdKernels {
   copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
   filterGrad(x: number, dy: number, dw: number, images: number, geometry: number): void;
   addInto(dst: number, src: number, count: number): void;
+  matMulBT(a: number, b: number, out: number, m: number, k: number, count: number, outStride: number): void;
+  matMulNN(a: number, b: number, out: number, m: number, k: number, count: number, stride: number): void;
+  sgdMomentum(w: number, v: number, g: number, nextV: number, nextW: number, count: number, lr: number, momentum: number, decay: number): void;
 }
 
 let simdEnabled = true;
@@ -549,6 +552,8 @@ function transposingBatchMatMul(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
       const inputs = args.inputs as NamedTensorInfoMap;
       const a = inputs['a'] as TensorInfo;
       const b = inputs['b'] as TensorInfo;
+      const direct = simdMatMul(args.backend, a, b, attrs.transposeA, attrs.transposeB);
+      if (direct !== undefined) return direct;
       const transpose = tf.getKernel(tf.Transpose, BACKEND);
       if ((!attrs.transposeA && !attrs.transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32' || transpose === undefined) {
         return original(args);
@@ -566,7 +571,10 @@ function transposingBatchMatMul(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
         if (aT !== a) temporaries.push(aT);
         const bT = attrs.transposeB ? swapLast(b) : b;
         if (bT !== b) temporaries.push(bT);
-        return original({ ...args, inputs: { ...args.inputs, a: aT, b: bT }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+        return (
+          simdMatMul(args.backend, aT, bT, false, false) ??
+          original({ ...args, inputs: { ...args.inputs, a: aT, b: bT }, attrs: { ...args.attrs, transposeA: false, transposeB: false } })
+        );
       } finally {
         for (const info of temporaries) (args.backend as unknown as { disposeData(id: object): void }).disposeData(info.dataId);
       }
@@ -759,5 +767,87 @@ export function simdConv2DBackpropFilter(
     if (rest > 0) simd.addInto(at[2], helperSum, count);
   });
   return out;
+}
+
+/** The [rows, cols] of a matrix given as rank 2, or rank 3 with a batch of 1; undefined otherwise. */
+function matrixShape(info: TensorInfo): [number, number] | undefined {
+  const shape = info.shape;
+  if (shape.length === 2) return [shape[0] as number, shape[1] as number];
+  if (shape.length === 3 && shape[0] === 1) return [shape[1] as number, shape[2] as number];
+  return undefined;
+}
+
+/**
+ * `a b` and `a b^T` on the SIMD kernels (`matMulNN`: b's columns a multiple of 16; `matMulBT`:
+ * the shared dimension a multiple of 4), half of the columns on the helper thread; undefined for
+ * anything else (batched, transposed a, other sizes or dtypes). tfjs-wasm runs `a b` on XNNPACK,
+ * which packs b (a dense layer's weights, new every step) on each call, 400 ms for full AlexNet's
+ * fc6 at batch 8; and `a b^T` (the input gradient dy W^T) on a scalar loop, 360-570 ms there.
+ */
+function simdMatMul(backendLike: unknown, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo | undefined {
+  const backend = backendLike as WasmHeapBackend;
+  const simd = simdKernelsOn(backend);
+  const aShape = matrixShape(a);
+  const bShape = matrixShape(b);
+  if (simd === undefined || transposeA || aShape === undefined || bShape === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') {
+    return undefined;
+  }
+  const [m, k] = aShape;
+  const n = transposeB ? bShape[0] : bShape[1];
+  if ((transposeB ? bShape[1] : bShape[0]) !== k || m === 0 || n === 0) return undefined;
+  if (transposeB ? k % 4 !== 0 : n % 16 !== 0) return undefined;
+  const batched = a.shape.length === 3 || b.shape.length === 3;
+  const out = backend.makeOutput(batched ? [1, m, n] : [m, n], 'float32');
+  const at = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)] as const;
+  if (transposeB) {
+    const [own, rest] = halves(n, 32);
+    splitCall(backend, 'matMulBT', own, rest, [at[0], at[1], at[2], m, k, own, n], [at[0], at[1] + own * k * 4, at[2] + own * 4, m, k, rest, n], (...args) =>
+      simd.matMulBT(...(args as Parameters<SimdKernels['matMulBT']>)),
+    );
+  } else {
+    const blocks = halves(n / 16, 2);
+    const [own, rest] = [blocks[0] * 16, blocks[1] * 16];
+    splitCall(backend, 'matMulNN', own, rest, [at[0], at[1], at[2], m, k, own, n], [at[0], at[1] + own * 4, at[2] + own * 4, m, k, rest, n], (...args) =>
+      simd.matMulNN(...(args as Parameters<SimdKernels['matMulNN']>)),
+    );
+  }
+  return out;
+}
+
+/**
+ * The SGD momentum update of src/model/sgd-kernel.ts on the SIMD kernel `sgdMomentum` (float32
+ * arithmetic; the tail of fewer than 4 floats in JS), half on the helper thread. Returns false
+ * when the SIMD kernels are not available on this backend (the caller runs its JS loop).
+ */
+export function simdSgdMomentum(
+  backendLike: unknown,
+  tensors: { w: TensorInfo; v: TensorInfo; g: TensorInfo; nextV: TensorInfo; nextW: TensorInfo },
+  attrs: { lr: number; momentum: number; decay: number },
+): boolean {
+  const backend = backendLike as WasmHeapBackend;
+  const simd = simdKernelsOn(backend);
+  if (simd === undefined) return false;
+  const count = tensors.w.shape.reduce((product, side) => product * side, 1);
+  const vector = count - (count % 4);
+  const at = [tensors.w, tensors.v, tensors.g, tensors.nextV, tensors.nextW].map((info) => heapOffset(backend, info));
+  const { lr, momentum, decay } = attrs;
+  const blocks = halves(vector / 4, 4096);
+  const [own, rest] = [blocks[0] * 4, blocks[1] * 4];
+  const run = (from: number, length: number): number[] => [...at.map((offset) => offset + from * 4), length, lr, momentum, decay];
+  splitCall(backend, 'sgdMomentum', own, rest, run(0, own), run(own, rest), (...args) =>
+    simd.sgdMomentum(...(args as Parameters<SimdKernels['sgdMomentum']>)),
+  );
+  if (vector < count) {
+    const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
+    const view = (index: number): Float32Array => new Float32Array(heap.buffer, at[index] as number, count);
+    const [w, v, g, nextV, nextW] = [0, 1, 2, 3, 4].map(view) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    for (let i = vector; i < count; i++) {
+      const weight = w[i] as number;
+      const velocity = Math.fround(momentum * (v[i] as number) - lr * (decay * weight + (g[i] as number)));
+      nextV[i] = velocity;
+      nextW[i] = weight + velocity;
+    }
+  }
+  return true;
 }
 

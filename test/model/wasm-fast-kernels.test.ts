@@ -178,9 +178,17 @@ describe('registerFastWasmKernels()', () => {
     { a: [64, 10], b: [256, 10], transposeA: false, transposeB: true },
     { a: [5, 7], b: [3, 5], transposeA: true, transposeB: true },
     { a: [2, 6, 4], b: [1, 3, 4], transposeA: false, transposeB: true },
+    // The SIMD kernels: a b with b's columns a multiple of 16 (odd rows: a lone last row), a b^T
+    // with the shared side a multiple of 4 (rows past a multiple of 8; split from 32 columns),
+    // rank 3 with a batch of 1, and full AlexNet's fc7 at batch 8.
+    { a: [7, 12], b: [12, 32], transposeA: false, transposeB: false },
+    { a: [1, 5, 8], b: [1, 8, 48], transposeA: false, transposeB: false },
+    { a: [13, 20], b: [40, 20], transposeA: false, transposeB: true },
+    { a: [1, 8, 1000], b: [1, 4096, 1000], transposeA: false, transposeB: true },
+    { a: [8, 4096], b: [4096, 4096], transposeA: false, transposeB: false },
   ];
   for (const c of MATMUL_CASES) {
-    it(`BatchMatMul (wasm, transposeA by Transpose) - matches cpu for [${c.a}] x [${c.b}], transposeA ${c.transposeA}, transposeB ${c.transposeB}`, async () => {
+    it(`BatchMatMul (wasm: SIMD a b and a b^T, else Transpose first) - matches cpu for [${c.a}] x [${c.b}], transposeA ${c.transposeA}, transposeB ${c.transposeB}`, async () => {
       const compute = (): tf.Tensor[] => {
         const a = normal(c.a, 31);
         const b = normal(c.b, 32);
