@@ -570,7 +570,7 @@
 
   ;; out[i, n] = sum over k of a[i, k] * b[k, n] for i < $m and the $count columns from b's
   ;; (and out's) first: a [m, k] times b [k, n] with b's rows $stride floats long ($count a
-  ;; multiple of 16). Two rows by 16 columns in 8 accumulators, b's rows read in order.
+  ;; multiple of 16). Two rows by 16 columns in 8 accumulators.
   (func (export "matMulNN")
     (param $a i32) (param $b i32) (param $out i32) (param $m i32) (param $k i32) (param $count i32) (param $stride i32)
     (local $i i32) (local $cb i32) (local $kk i32) (local $strideBytes i32) (local $kBytes i32)
@@ -580,15 +580,17 @@
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local.set $strideBytes (i32.shl (local.get $stride) (i32.const 2)))
     (local.set $kBytes (i32.shl (local.get $k) (i32.const 2)))
-    (block $rowsDone
-      (loop $rows
-        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
-        ;; A lone last row runs as a pair with itself (its second result is dropped).
-        (local.set $two (select (i32.const 1) (i32.const 0) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $m))))
-        (local.set $cb (i32.const 0))
-        (block $colsDone
-          (loop $cols
-            (br_if $colsDone (i32.ge_u (local.get $cb) (i32.shl (local.get $count) (i32.const 2))))
+    ;; Columns outside, rows inside: one 16-column strip of b (k * 64 bytes) is read from memory
+    ;; once and from cache for the other row pairs.
+    (block $colsDone
+      (loop $cols
+        (br_if $colsDone (i32.ge_u (local.get $cb) (i32.shl (local.get $count) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
+            ;; A lone last row runs as a pair with itself (its second result is dropped).
+            (local.set $two (select (i32.const 1) (i32.const 0) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $m))))
             (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
             (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
             (local.set $b0 (v128.const i32x4 0 0 0 0)) (local.set $b1 (v128.const i32x4 0 0 0 0))
@@ -629,10 +631,10 @@
                 (v128.store offset=16 (local.get $at) (local.get $b1))
                 (v128.store offset=32 (local.get $at) (local.get $b2))
                 (v128.store offset=48 (local.get $at) (local.get $b3))))
-            (local.set $cb (i32.add (local.get $cb) (i32.const 64)))
-            (br $cols)))
-        (local.set $i (i32.add (local.get $i) (i32.const 2)))
-        (br $rows))))
+            (local.set $i (i32.add (local.get $i) (i32.const 2)))
+            (br $rows)))
+        (local.set $cb (i32.add (local.get $cb) (i32.const 64)))
+        (br $cols))))
 
   ;; SGD with momentum and weight decay over $count floats (a multiple of 4):
   ;; v' = momentum * v - lr * (decay * w + g), w' = w + v'.
