@@ -1,33 +1,31 @@
 /**
- * Faster replacements for wasm kernels that an AlexNet training step spends most of its time
- * in, written in JavaScript over the wasm heap.
+ * Faster replacements for the wasm kernels an AlexNet training step spends its time in. Most
+ * run as WebAssembly SIMD (train-kernels.wat, built by scripts/build-wasm.mjs) on tfjs's own
+ * heap: the module imports the backend's `WebAssembly.Memory`, so tensors are read and written
+ * where tfjs keeps them, by byte offset, and nothing is copied. With tfjs's threaded build the
+ * heap is shared, and a helper thread (wasm-kernel-helper.ts) takes half of each large call.
  *
- * Profiled on an alexnet-small step (28 px, batch 64, bench/train-profile.ts): tfjs-wasm's
- * `LRN`, `LRNGrad` and `MaxPoolGrad` are plain C loops (no XNNPACK, no threads) and together
- * took about 35% of the step, more than the forward convolutions. What they do is a few
- * operations per element, so a tight JS loop over `Float32Array` views of the wasm memory beats
- * them:
- * - `LRN`: a sliding window sum of squares over the channels of each pixel, and `norm^-0.75`
- *   (AlexNet's beta) as `1 / sqrt(norm * sqrt(norm))` instead of `pow`.
+ * - `LRN`: a window sum of squares over the channels of each pixel (squares padded with zeros,
+ *   so the window has no edge cases), and `norm^-0.75` (AlexNet's beta) as
+ *   `1 / sqrt(norm * sqrt(norm))`.
  * - `LRNGrad`: `dx_k = dy_k * norm_k^-beta - 2 * alpha * beta * x_k * sum_{|d-k|<=r} dy_d * y_d / norm_d`,
- *   the same sum as tfjs's cpu kernel regrouped so each pixel is O(channels), not O(channels * window).
+ *   tfjs's cpu kernel regrouped so each pixel is O(channels), not O(channels * window).
  * - `MaxPoolGrad`: one pass over the outputs, scattering `dy` to the first maximum of each
- *   window in row-major order (the cpu kernel's tie rule), channels innermost.
+ *   window in row-major order (the cpu kernel's tie rule).
+ *   These three cover channels a multiple of 4 and beta 0.75 or 0.5; anything else runs the
+ *   JavaScript loops kept below. tfjs-wasm's own are plain C loops: with them LRN + LRNGrad +
+ *   MaxPoolGrad were 167 ms of a 444 ms alexnet-small step (28 px, batch 64); the JS loops 167
+ *   ms too, the SIMD kernels 42 ms on one thread and about 27 with the helper.
+ * - `BatchMatMul`: `a b` and `a b^T` as SIMD (see {@link simdMatMul}); `transposeA` (a dense
+ *   layer's weight gradient, `x^T dy`) as a Transpose first, since tfjs-wasm runs only the
+ *   untransposed case on XNNPACK and every other on a scalar loop.
+ * - `Sum` over leading axes (bias gradients) as SIMD column sums; `SplitV` and `Concat` as
+ *   `memory.copy` runs; `Identity` sharing data instead of copying it.
+ * - The filter gradient ({@link simdConv2DBackpropFilter}, used by wasm-kernels.ts) and the
+ *   SGD update ({@link simdSgdMomentum}, used by sgd-kernel.ts).
  *
- * - `BatchMatMul` with `transposeA` (every dense layer's weight gradient, `x^T dy`): tfjs-wasm
- *   runs it in a scalar loop ("slow_batch_matmul") and only the untransposed-A case on
- *   XNNPACK; transposing A first (wasm's Transpose) and calling the built-in kernel without the
- *   flag takes the XNNPACK path (threaded, SIMD).
- *
- * `LRN`, `LRNGrad` and `MaxPoolGrad` first try WebAssembly SIMD versions of the same loops
- * (train-kernels.wat, 4 channels a step, float32) that run on tfjs's own heap: the module
- * imports the backend's `WebAssembly.Memory`, so no tensor is copied. They cover channel counts
- * that are multiples of 4 and beta 0.75 or 0.5 (AlexNet's layers); anything else runs the JS
- * loops below. On alexnet-small's shapes the SIMD versions took LRN + LRNGrad + MaxPoolGrad
- * from 167 to ~N ms a step (bench/train-profile.ts).
- *
- * Results are compared with the cpu backend's kernels in test/model/wasm-fast-kernels.test.ts,
- * on both paths.
+ * Results are compared with the cpu backend's kernels in test/model/wasm-fast-kernels.test.ts
+ * (SIMD with and without the helper thread, and the JS loops).
  */
 import type {
   BatchMatMulAttrs,
@@ -245,21 +243,22 @@ const BACKEND = 'wasm';
 const ours = new WeakSet<object>();
 
 /**
- * Replaces wasm's `LRN`, `LRNGrad` and `MaxPoolGrad` with the JavaScript kernels of this module.
- * Call after importing `@tensorflow/tfjs-backend-wasm` and before (or after) `tf.setBackend('wasm')`;
+ * Replaces wasm's `LRN`, `LRNGrad`, `MaxPoolGrad`, `BatchMatMul`, `Sum`, `SplitV`, `Concat` and
+ * `Identity` with the kernels of this module (each falls back to the built-in one, or to a JS
+ * loop, for what it does not cover). Call after importing `@tensorflow/tfjs-backend-wasm` and before (or after) `tf.setBackend('wasm')`;
  * calling it again is a no-op. Kernels wasm does not have are registered all the same.
  *
  * @returns the names of the kernels replaced by this call, e.g. `['LRN (SIMD)', ...]`
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-wasm';
- * registerFastWasmKernels(tf); // ['BatchMatMul (transposeA via Transpose)', 'LRN (SIMD)', 'LRNGrad (SIMD)', 'MaxPoolGrad (SIMD)']
+ * registerFastWasmKernels(tf); // ['BatchMatMul (SIMD a b and a b^T)', 'Sum (SIMD column sums)', ..., 'MaxPoolGrad (SIMD)']
  * ```
  */
 export function registerFastWasmKernels(tf: Tfjs): string[] {
   const replaced: string[] = [];
   const wrappers: Array<[string, string, (builtIn: KernelConfig) => KernelConfig]> = [
-    [tf.BatchMatMul, 'transposes via Transpose', (builtIn) => transposingBatchMatMul(tf, builtIn)],
+    [tf.BatchMatMul, 'SIMD a b and a b^T', (builtIn) => transposingBatchMatMul(tf, builtIn)],
     [tf.Sum, 'SIMD column sums', (builtIn) => columnSum(tf, builtIn)],
     [tf.SplitV, 'row copies', (builtIn) => rowCopySplit(tf, builtIn)],
     [tf.Concat, 'row copies', (builtIn) => rowCopyConcat(tf, builtIn)],
@@ -850,4 +849,3 @@ export function simdSgdMomentum(
   }
   return true;
 }
-
