@@ -3,7 +3,7 @@
  * run as WebAssembly SIMD (train-kernels.wat, built by scripts/build-wasm.mjs) on tfjs's own
  * heap: the module imports the backend's `WebAssembly.Memory`, so tensors are read and written
  * where tfjs keeps them, by byte offset, and nothing is copied. With tfjs's threaded build the
- * heap is shared, and a helper thread (wasm-kernel-helper.ts) takes half of each large call.
+ * heap is shared, and a helper thread (wasm-kernel-helper.ts) takes chunks of each large call.
  *
  * - `LRN`: a window sum of squares over the channels of each pixel (squares padded with zeros,
  *   so the window has no edge cases), and `norm^-0.75` (AlexNet's beta) as
@@ -39,7 +39,7 @@ import type {
 } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';
 import { TRAIN_KERNELS_SHARED_WASM_BASE64, TRAIN_KERNELS_WASM_BASE64 } from './train-kernels-wasm.js';
-import { KernelHelper, type HelperKernel } from './wasm-kernel-helper.js';
+import { chunkArgs, KernelHelper, type ChunkedCall } from './wasm-kernel-helper.js';
 
 /** The part of tfjs-wasm's `BackendWasm` these kernels use. */
 interface WasmHeapBackend {
@@ -140,13 +140,13 @@ function heapOffset(backend: WasmHeapBackend, info: TensorInfo): number {
 /** The SIMD kernels' `mode` for `beta`, or -1 when they do not cover it. */
 const betaMode = (beta: number): number => (beta === 0.75 ? 0 : beta === 0.5 ? 1 : -1);
 
-/** Runs `use` with `bytes` of zeroed room in the wasm heap, freed afterwards. */
-function withScratch<T>(backend: WasmHeapBackend, bytes: number, use: (pointer: number) => T): T {
+/** Runs `use` with `bytes` of room in the wasm heap, zeroed unless `zero` is false, freed afterwards. */
+function withScratch<T>(backend: WasmHeapBackend, bytes: number, use: (pointer: number) => T, zero = true): T {
   const pointer = backend.wasm._malloc(bytes);
   if (!pointer) throw new Error(`wasm heap could not allocate ${bytes} bytes of kernel scratch`);
   try {
     const heap = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-    new Uint8Array((heap as WasmMemory).buffer, pointer, bytes).fill(0);
+    if (zero) new Uint8Array((heap as WasmMemory).buffer, pointer, bytes).fill(0);
     return use(pointer);
   } finally {
     backend.wasm._free(pointer);
@@ -158,7 +158,7 @@ const lrnScratchBytes = (channels: number, radius: number): number => 3 * (chann
 
 const align16 = (bytes: number): number => (bytes + 15) & ~15;
 
-/** Smallest LRN call (in pixels) worth half a call's handover to the helper thread. */
+/** LRN calls (in pixels) from which chunks are shared with the helper thread. */
 const MIN_SPLIT_PIXELS = 4096;
 
 let helperEnabled = true;
@@ -208,33 +208,30 @@ export function simdKernelHelperCalls(tf: Tfjs): number {
 }
 
 /**
- * Splits `count` items in two (from `minimum` up), whether or not a helper thread will take the
- * second part: a split decided by the shapes alone keeps results bitwise the same when the
- * helper is not running yet (the first step) or at all (filterGrad sums its halves in one order).
+ * Items per chunk for a call over `total` items: about `pieces` chunks of at least `minimum`
+ * items, a multiple of `multiple`; the whole call as one chunk below `2 * minimum`.
  */
-function halves(count: number, minimum: number): [number, number] {
-  if (count < minimum) return [count, 0];
-  const own = Math.ceil(count / 2);
-  return [own, count - own];
+function chunkSize(total: number, minimum: number, multiple = 1, pieces = 8): number {
+  if (total < 2 * minimum) return Math.max(total, 1);
+  const size = Math.max(minimum, Math.ceil(total / pieces));
+  return Math.ceil(size / multiple) * multiple;
 }
 
-/** Runs `ownArgs` here and `restArgs` on the helper (or here too when it cannot). */
-function splitCall(
-  backend: WasmHeapBackend,
-  kernel: HelperKernel,
-  own: number,
-  rest: number,
-  ownArgs: number[],
-  restArgs: number[],
-  call: (...args: number[]) => void,
-): void {
+/**
+ * Runs every chunk of `call`, shared with the helper thread when there is one. The chunks
+ * depend on the shapes alone and write disjoint outputs (the filter gradient's go to per-chunk
+ * sums added in a fixed order), so results are bitwise the same with or without the helper.
+ */
+function chunked(backend: WasmHeapBackend, call: ChunkedCall, kernel: (...args: number[]) => void): void {
   const helper = helperOn(backend);
-  if (rest === 0 || helper === undefined) {
-    if (own > 0) call(...ownArgs);
-    if (rest > 0) call(...restArgs);
-    return;
+  if (helper === undefined || call.total <= call.chunk) {
+    for (let j = 0; ; j++) {
+      const args = chunkArgs(call, j, false);
+      if (args === undefined) return;
+      kernel(...args);
+    }
   }
-  helper.split(kernel, restArgs, () => call(...ownArgs), () => call(...restArgs));
+  helper.run(call, kernel);
 }
 
 const BACKEND = 'wasm';
@@ -378,12 +375,21 @@ function lrn(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LRNAtt
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const scratchBytes = align16(lrnScratchBytes(channels, depthRadius));
     const [xAt, yAt] = [heapOffset(backend, x), heapOffset(backend, out)];
-    withScratch(backend, 2 * scratchBytes, (scratch) => {
-      const [own, rest] = halves(pixels, MIN_SPLIT_PIXELS);
-      const skip = own * channels * 4;
-      const run = (from: number, count: number, room: number): number[] => [xAt + from, yAt + from, count, channels, depthRadius, bias, alpha, mode, room];
-      splitCall(backend, 'lrn', own, rest, run(0, own, scratch), run(skip, rest, scratch + scratchBytes), (...a) => simd.lrn(...(a as Parameters<SimdKernels['lrn']>)));
-    });
+    withScratch(backend, 2 * scratchBytes, (scratch) =>
+      chunked(
+        backend,
+        {
+          kernel: 'lrn',
+          args: [xAt, yAt, pixels, channels, depthRadius, bias, alpha, mode, scratch],
+          strides: [channels * 4, channels * 4],
+          countIndex: 2,
+          total: pixels,
+          chunk: chunkSize(pixels, MIN_SPLIT_PIXELS / 2),
+          helperOverride: [8, scratch + scratchBytes],
+        },
+        (...a) => simd.lrn(...(a as Parameters<SimdKernels['lrn']>)),
+      ),
+    );
     return out;
   }
   const xs = backend.typedArrayFromHeap(x);
@@ -415,16 +421,21 @@ function lrnGrad(inputs: NamedTensorInfoMap, backend: WasmHeapBackend, attrs: LR
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const scratchBytes = align16(lrnScratchBytes(channels, depthRadius));
     const at = [heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dy), heapOffset(backend, out)] as const;
-    withScratch(backend, 2 * scratchBytes, (scratch) => {
-      const [own, rest] = halves(pixels, MIN_SPLIT_PIXELS);
-      const skip = own * channels * 4;
-      const run = (from: number, count: number, room: number): number[] => [
-        at[0] + from, at[1] + from, at[2] + from, at[3] + from, count, channels, depthRadius, bias, alpha, scale, mode, room,
-      ];
-      splitCall(backend, 'lrnGrad', own, rest, run(0, own, scratch), run(skip, rest, scratch + scratchBytes), (...a) =>
-        simd.lrnGrad(...(a as Parameters<SimdKernels['lrnGrad']>)),
-      );
-    });
+    withScratch(backend, 2 * scratchBytes, (scratch) =>
+      chunked(
+        backend,
+        {
+          kernel: 'lrnGrad',
+          args: [at[0], at[1], at[2], at[3], pixels, channels, depthRadius, bias, alpha, scale, mode, scratch],
+          strides: [channels * 4, channels * 4, channels * 4, channels * 4],
+          countIndex: 4,
+          total: pixels,
+          chunk: chunkSize(pixels, MIN_SPLIT_PIXELS / 2),
+          helperOverride: [11, scratch + scratchBytes],
+        },
+        (...a) => simd.lrnGrad(...(a as Parameters<SimdKernels['lrnGrad']>)),
+      ),
+    );
     return out;
   }
   const xs = backend.typedArrayFromHeap(x);
@@ -483,12 +494,18 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
     withScratch(backend, geometry.length * 4, (pointer) => {
       const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
       new Int32Array(heap.buffer, pointer, geometry.length).set(geometry);
-      const [own, rest] = halves(batchSize, 2);
-      const inBytes = own * inHeight * inWidth * channels * 4;
-      const outBytes = own * outHeight * outWidth * channels * 4;
-      splitCall(backend, 'maxPoolGrad', own, rest, [at[0], at[1], at[2], own, channels, pointer],
-        [at[0] + inBytes, at[1] + outBytes, at[2] + inBytes, rest, channels, pointer],
-        (...a) => simd.maxPoolGrad(...(a as Parameters<SimdKernels['maxPoolGrad']>)));
+      chunked(
+        backend,
+        {
+          kernel: 'maxPoolGrad',
+          args: [at[0], at[1], at[2], batchSize, channels, pointer],
+          strides: [inHeight * inWidth * channels * 4, outHeight * outWidth * channels * 4, inHeight * inWidth * channels * 4],
+          countIndex: 3,
+          total: batchSize,
+          chunk: chunkSize(batchSize, 1),
+        },
+        (...a) => simd.maxPoolGrad(...(a as Parameters<SimdKernels['maxPoolGrad']>)),
+      );
     });
     return out;
   }
@@ -733,7 +750,7 @@ export interface FilterGradientGeometry {
 
 /**
  * The filter gradient of a convolution (NHWC, no dilation) on the SIMD kernel `filterGrad`,
- * half of the images on the helper thread when there is one; undefined when that kernel does
+ * images in chunks shared with the helper thread when there is one; undefined when that kernel does
  * not cover the case (SIMD off or unavailable, output channels not a multiple of 16, or dtypes
  * other than float32), and the caller computes it another way.
  */
@@ -751,20 +768,31 @@ export function simdConv2DBackpropFilter(
   const count = g.filterHeight * g.filterWidth * g.inChannels * g.outChannels;
   const layout = [g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.outChannels, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft];
   const at = [heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, out)] as const;
-  // Room for the geometry, then the helper's own dW (summed into the output at the end).
+  // Images per chunk: a power of two (so each chunk's own dW sum sits at a whole number of bytes
+  // per image from the first), about 8 chunks. The sums are added in chunk order at the end.
+  let chunk = 1;
+  while (chunk * 2 <= Math.max(1, Math.floor(g.batchSize / 8)) && chunk < 64) chunk *= 2;
+  const chunks = Math.ceil(g.batchSize / chunk);
   const geometryBytes = align16(layout.length * 4);
-  withScratch(backend, geometryBytes + count * 4, (pointer) => {
+  withScratch(backend, geometryBytes + chunks * count * 4, (pointer) => {
     const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
     new Int32Array(heap.buffer, pointer, layout.length).set(layout);
-    const [own, rest] = halves(g.batchSize, 2);
-    const inBytes = own * g.inHeight * g.inWidth * g.inChannels * 4;
-    const outBytes = own * g.outHeight * g.outWidth * g.outChannels * 4;
-    const helperSum = pointer + geometryBytes;
-    splitCall(backend, 'filterGrad', own, rest, [at[0], at[1], at[2], own, pointer], [at[0] + inBytes, at[1] + outBytes, helperSum, rest, pointer], (...a) =>
-      simd.filterGrad(...(a as Parameters<SimdKernels['filterGrad']>)),
+    const sums = pointer + geometryBytes;
+    chunked(
+      backend,
+      {
+        kernel: 'filterGrad',
+        args: [at[0], at[1], sums, g.batchSize, pointer],
+        strides: [g.inHeight * g.inWidth * g.inChannels * 4, g.outHeight * g.outWidth * g.outChannels * 4, (count * 4) / chunk],
+        countIndex: 3,
+        total: g.batchSize,
+        chunk,
+      },
+      (...a) => simd.filterGrad(...(a as Parameters<SimdKernels['filterGrad']>)),
     );
-    if (rest > 0) simd.addInto(at[2], helperSum, count);
-  });
+    simd.copyRows(sums, at[2], 1, count * 4, 0, 0);
+    for (let j = 1; j < chunks; j++) simd.addInto(at[2], sums + j * count * 4, count);
+  }, false);
   return out;
 }
 
@@ -778,7 +806,7 @@ function matrixShape(info: TensorInfo): [number, number] | undefined {
 
 /**
  * `a b` and `a b^T` on the SIMD kernels (`matMulNN`: b's columns a multiple of 16; `matMulBT`:
- * the shared dimension a multiple of 4), half of the columns on the helper thread; undefined for
+ * the shared dimension a multiple of 4), columns in chunks shared with the helper thread; undefined for
  * anything else (batched, transposed a, other sizes or dtypes). tfjs-wasm runs `a b` on XNNPACK,
  * which packs b (a dense layer's weights, new every step) on each call, 400 ms for full AlexNet's
  * fc6 at batch 8; and `a b^T` (the input gradient dy W^T) on a scalar loop, 360-570 ms there.
@@ -799,15 +827,16 @@ function simdMatMul(backendLike: unknown, a: TensorInfo, b: TensorInfo, transpos
   const out = backend.makeOutput(batched ? [1, m, n] : [m, n], 'float32');
   const at = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)] as const;
   if (transposeB) {
-    const [own, rest] = halves(n, 32);
-    splitCall(backend, 'matMulBT', own, rest, [at[0], at[1], at[2], m, k, own, n], [at[0], at[1] + own * k * 4, at[2] + own * 4, m, k, rest, n], (...args) =>
-      simd.matMulBT(...(args as Parameters<SimdKernels['matMulBT']>)),
+    chunked(
+      backend,
+      { kernel: 'matMulBT', args: [at[0], at[1], at[2], m, k, n, n], strides: [0, k * 4, 4], countIndex: 5, total: n, chunk: chunkSize(n, 16) },
+      (...args) => simd.matMulBT(...(args as Parameters<SimdKernels['matMulBT']>)),
     );
   } else {
-    const blocks = halves(n / 16, 2);
-    const [own, rest] = [blocks[0] * 16, blocks[1] * 16];
-    splitCall(backend, 'matMulNN', own, rest, [at[0], at[1], at[2], m, k, own, n], [at[0], at[1] + own * 4, at[2] + own * 4, m, k, rest, n], (...args) =>
-      simd.matMulNN(...(args as Parameters<SimdKernels['matMulNN']>)),
+    chunked(
+      backend,
+      { kernel: 'matMulNN', args: [at[0], at[1], at[2], m, k, n, n], strides: [0, 4, 4], countIndex: 5, total: n, chunk: chunkSize(n, 16, 16) },
+      (...args) => simd.matMulNN(...(args as Parameters<SimdKernels['matMulNN']>)),
     );
   }
   return out;
@@ -815,7 +844,7 @@ function simdMatMul(backendLike: unknown, a: TensorInfo, b: TensorInfo, transpos
 
 /**
  * The SGD momentum update of src/model/sgd-kernel.ts on the SIMD kernel `sgdMomentum` (float32
- * arithmetic; the tail of fewer than 4 floats in JS), half on the helper thread. Returns false
+ * arithmetic; the tail of fewer than 4 floats in JS), in chunks shared with the helper thread. Returns false
  * when the SIMD kernels are not available on this backend (the caller runs its JS loop).
  */
 export function simdSgdMomentum(
@@ -830,12 +859,20 @@ export function simdSgdMomentum(
   const vector = count - (count % 4);
   const at = [tensors.w, tensors.v, tensors.g, tensors.nextV, tensors.nextW].map((info) => heapOffset(backend, info));
   const { lr, momentum, decay } = attrs;
-  const blocks = halves(vector / 4, 4096);
-  const [own, rest] = [blocks[0] * 4, blocks[1] * 4];
-  const run = (from: number, length: number): number[] => [...at.map((offset) => offset + from * 4), length, lr, momentum, decay];
-  splitCall(backend, 'sgdMomentum', own, rest, run(0, own), run(own, rest), (...args) =>
-    simd.sgdMomentum(...(args as Parameters<SimdKernels['sgdMomentum']>)),
-  );
+  if (vector > 0) {
+    chunked(
+      backend,
+      {
+        kernel: 'sgdMomentum',
+        args: [...at, vector, lr, momentum, decay],
+        strides: [4, 4, 4, 4, 4],
+        countIndex: 5,
+        total: vector,
+        chunk: chunkSize(vector, 16384, 4),
+      },
+      (...args) => simd.sgdMomentum(...(args as Parameters<SimdKernels['sgdMomentum']>)),
+    );
+  }
   if (vector < count) {
     const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
     const view = (index: number): Float32Array => new Float32Array(heap.buffer, at[index] as number, count);

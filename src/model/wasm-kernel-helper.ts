@@ -4,10 +4,12 @@
  * tfjs-wasm runs its own kernels on XNNPACK's thread pool, but `LRN`, `LRNGrad` and
  * `MaxPoolGrad` are patchstream's and run on the calling thread, while the pool's threads sleep.
  * With tfjs's threaded build the wasm heap is a shared `WebAssembly.Memory`, so a worker that
- * instantiates the same kernel module on that memory can take half of the pixels (or images)
+ * instantiates the same kernel module on that memory can take part of the pixels (or images)
  * of each call: the main thread posts the call's arguments in a small `SharedArrayBuffer`, wakes
- * the worker with `Atomics.notify`, runs its own half, and waits for the worker's half with
- * `Atomics.wait`. No tensor is copied.
+ * the worker with `Atomics.notify`, and both take chunks of the call from a shared counter until
+ * none is left; the main thread then waits for the worker's last chunk with `Atomics.wait`. No
+ * tensor is copied. (An even split left the main thread waiting 8% of a training run: the
+ * worker shares its core with XNNPACK's pool threads, which spin after each operation.)
  *
  * The worker starts in the background; calls made before it is ready (the first step) and every
  * call after it failed run whole on the main thread. It is unreferenced, so it never keeps a
@@ -20,25 +22,65 @@ export const HELPER_KERNELS = ['lrn', 'lrnGrad', 'maxPoolGrad', 'filterGrad', 'm
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
 const MAX_ARGS = 16;
-/** How long the main thread waits for the worker's half before calling the helper broken. */
+/** How long the main thread waits for the worker's last chunk before calling the helper broken. */
 const WAIT_MS = 60_000;
 
-// Control block: Int32 [command, status (0 running, 1 done, 2 failed), argument count, unused],
-// then MAX_ARGS float64 arguments (every i32 and f32 argument is exact in a float64).
+/**
+ * One kernel call cut into chunks along one dimension ("items": pixels, images, columns...).
+ * Chunk j runs the kernel with `args[i] + strides[i] * from` (from = j * chunk), the item count
+ * at `countIndex` set to the chunk's size, and, on the worker only, `args[helperOverride[0]]`
+ * replaced by `helperOverride[1]` (its own scratch).
+ */
+export interface ChunkedCall {
+  kernel: HelperKernel;
+  args: number[];
+  /** Bytes (or units) each argument moves per item; 0 for arguments that stay. */
+  strides: number[];
+  countIndex: number;
+  total: number;
+  chunk: number;
+  helperOverride?: [number, number];
+}
+
+/** The arguments of chunk `j` of `call` (or undefined past the end), for one thread. */
+export function chunkArgs(call: ChunkedCall, j: number, onHelper: boolean): number[] | undefined {
+  const from = j * call.chunk;
+  if (from >= call.total) return undefined;
+  const args = call.args.map((value, i) => value + (call.strides[i] ?? 0) * from);
+  args[call.countIndex] = Math.min(call.chunk, call.total - from);
+  if (onHelper && call.helperOverride) args[call.helperOverride[0]] = call.helperOverride[1];
+  return args;
+}
+
+// Control block: Int32 [command, status (0 running, 1 done, 2 failed), argument count, next
+// chunk], then float64s: the arguments (MAX_ARGS), their strides (MAX_ARGS), the count's index,
+// the total, the chunk size, the override's index (-1: none) and value. Every i32 and f32
+// argument is exact in a float64.
+const META = 2 * MAX_ARGS;
 const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const { memory, bytes, control, names } = workerData;
 const state = new Int32Array(control, 0, 4);
-const args = new Float64Array(control, 16, ${MAX_ARGS});
+const f = new Float64Array(control, 16, ${META + 5});
 const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const kernels = names.map((name) => exports[name]);
 parentPort.postMessage('ready');
 for (;;) {
   Atomics.wait(state, 0, 0);
-  const command = Atomics.load(state, 0);
+  const kernel = kernels[Atomics.load(state, 0) - 1];
   let status = 1;
   try {
-    kernels[command - 1](...args.subarray(0, state[2]));
+    const n = state[2];
+    const countIndex = f[${META}], total = f[${META + 1}], chunk = f[${META + 2}], overrideIndex = f[${META + 3}], overrideValue = f[${META + 4}];
+    const args = new Array(n);
+    for (;;) {
+      const from = Atomics.add(state, 3, 1) * chunk;
+      if (from >= total) break;
+      for (let i = 0; i < n; i++) args[i] = f[i] + f[${MAX_ARGS} + i] * from;
+      args[countIndex] = Math.min(chunk, total - from);
+      if (overrideIndex >= 0) args[overrideIndex] = overrideValue;
+      kernel(...args);
+    }
   } catch {
     status = 2;
   }
@@ -51,7 +93,7 @@ for (;;) {
 /** The helper thread of one wasm heap. */
 export class KernelHelper {
   readonly #state: Int32Array;
-  readonly #args: Float64Array;
+  readonly #floats: Float64Array;
   readonly #ready: Promise<boolean>;
   #usable = false;
   #busy = false;
@@ -62,9 +104,9 @@ export class KernelHelper {
    * @param bytes - the shared-memory build of train-kernels.wat
    */
   constructor(memory: object, bytes: Uint8Array) {
-    const control = new SharedArrayBuffer(16 + MAX_ARGS * 8);
+    const control = new SharedArrayBuffer(16 + (META + 5) * 8);
     this.#state = new Int32Array(control, 0, 4);
-    this.#args = new Float64Array(control, 16, MAX_ARGS);
+    this.#floats = new Float64Array(control, 16, META + 5);
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { memory, bytes, control, names: [...HELPER_KERNELS] },
@@ -92,48 +134,66 @@ export class KernelHelper {
     return this.#ready;
   }
 
-  /** Calls whose half the worker ran (for tests and benchmarks). */
+  /** Calls the worker took part in (for tests and benchmarks). */
   get calls(): number {
     return this.#calls;
   }
 
-  /** Whether the next {@link split} hands half of the work to the worker. */
+  /** Whether the next {@link run} shares its chunks with the worker. */
   get usable(): boolean {
     return this.#usable && !this.#busy;
   }
 
   /**
-   * Runs `kernel` with `helperArgs` on the worker while `own()` runs on this thread, and returns
-   * when both are done. If the worker is not usable, or fails, `whole()` runs instead of its
-   * half (on this thread).
+   * Runs every chunk of `call`: this thread and the worker each take the next chunk not yet
+   * taken (an `Atomics.add` on a shared counter) until none is left, so a thread slowed by
+   * other work (XNNPACK's pool spinning on the same core) takes fewer. Without a usable worker,
+   * or if it fails, this thread runs them all.
    *
-   * @throws Error when the worker does not answer within a minute (it is then not used again)
+   * @throws Error when the worker does not finish its last chunk within a minute (it is then
+   *   not used again)
    */
-  split(kernel: HelperKernel, helperArgs: number[], own: () => void, fallback: () => void): void {
-    if (!this.usable || helperArgs.length > MAX_ARGS) {
-      own();
-      fallback();
+  run(call: ChunkedCall, kernel: (...args: number[]) => void): void {
+    const runAll = (): void => {
+      for (let j = 0; ; j++) {
+        const args = chunkArgs(call, j, false);
+        if (args === undefined) return;
+        kernel(...args);
+      }
+    };
+    if (!this.usable || call.args.length > MAX_ARGS) {
+      runAll();
       return;
     }
     this.#busy = true;
     const state = this.#state;
+    const floats = this.#floats;
     try {
-      this.#args.set(helperArgs);
-      state[2] = helperArgs.length;
+      floats.fill(0);
+      floats.set(call.args, 0);
+      floats.set(call.strides, MAX_ARGS);
+      floats.set([call.countIndex, call.total, call.chunk, call.helperOverride?.[0] ?? -1, call.helperOverride?.[1] ?? 0], META);
+      state[2] = call.args.length;
+      Atomics.store(state, 3, 0);
       Atomics.store(state, 1, 0);
-      Atomics.store(state, 0, HELPER_KERNELS.indexOf(kernel) + 1);
+      Atomics.store(state, 0, HELPER_KERNELS.indexOf(call.kernel) + 1);
       Atomics.notify(state, 0);
-      own();
+      for (;;) {
+        const args = chunkArgs(call, Atomics.add(state, 3, 1), false);
+        if (args === undefined) break;
+        kernel(...args);
+      }
       while (Atomics.load(state, 1) === 0) {
         if (Atomics.wait(state, 1, 0, WAIT_MS) === 'timed-out' && Atomics.load(state, 1) === 0) {
           this.#usable = false;
-          throw new Error(`patchstream's wasm kernel thread did not finish ${kernel} within ${WAIT_MS / 1000} s`);
+          throw new Error(`patchstream's wasm kernel thread did not finish ${call.kernel} within ${WAIT_MS / 1000} s`);
         }
       }
       if (Atomics.load(state, 1) === 2) {
-        // The worker's half is unreliable: redo it here, and stop using the worker.
+        // Which of the worker's chunks are sound is unknown: redo them all here (every kernel
+        // writes its outputs whole), and stop using the worker.
         this.#usable = false;
-        fallback();
+        runAll();
       } else {
         this.#calls++;
       }
