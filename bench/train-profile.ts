@@ -6,12 +6,15 @@
  *
  *   npx tsx bench/train-profile.ts [--backend wasm] [--model alexnet-small] [--size 28] [--batch 64] [--steps 3] [--top 20] [--json]
  *
- * PATCHSTREAM_WASM_THREADS=1 profiles the single-threaded wasm binary.
+ * PATCHSTREAM_WASM_THREADS=1 profiles the single-threaded wasm binary. On wasm the profile starts
+ * once the SIMD kernels' helper thread is running (as it is after a training run's first step).
+ * The first line also gives the median of as many unprofiled steps, timed one by one.
  */
 import { parseArgs } from 'node:util';
 import { createModel, type ModelName } from '../src/model/alexnet.js';
 import { selectBackend, type BackendPreference } from '../src/model/backend.js';
 import { Sgd, trainableVariables } from '../src/train/sgd.js';
+import { simdKernelHelperReady } from '../src/model/wasm-fast-kernels.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +42,15 @@ const step = (): void => {
   sgd.step(variables, () => tf.losses.softmaxCrossEntropy(labels, net.apply(x, { training: true }) as never) as never);
 };
 step();
+await simdKernelHelperReady(tf);
+const plain: number[] = [];
+for (let i = 0; i < steps; i++) {
+  const started = performance.now();
+  step();
+  plain.push(performance.now() - started);
+  await new Promise((resolve) => setImmediate(resolve));
+}
+const plainMs = plain.sort((p, q) => p - q)[plain.length >> 1] as number;
 const totals = new Map<string, { ms: number; calls: number }>();
 let wall = 0;
 for (let i = 0; i < steps; i++) {
@@ -57,9 +69,9 @@ const rows = [...totals.entries()]
   .sort((a, b) => b.msPerStep - a.msPerStep);
 const kernelMs = rows.reduce((sum, row) => sum + row.msPerStep, 0);
 if (values.json) {
-  console.log(JSON.stringify({ backend: detail, model, size, batch, stepWallMs: wall / steps, kernelMs, rows }));
+  console.log(JSON.stringify({ backend: detail, model, size, batch, stepWallMs: wall / steps, unprofiledStepMs: plainMs, kernelMs, rows }));
 } else {
-  console.log(`${detail}\n${model} ${size} px, batch ${batch}: ${(wall / steps).toFixed(0)} ms per profiled step (wall), kernels ${kernelMs.toFixed(0)} ms`);
+  console.log(`${detail}\n${model} ${size} px, batch ${batch}: ${(wall / steps).toFixed(0)} ms per profiled step (wall), kernels ${kernelMs.toFixed(0)} ms; unprofiled step median ${plainMs.toFixed(0)} ms`);
   for (const row of rows.slice(0, Number(values.top))) {
     console.log(`${row.kernel.padEnd(24)} ${row.msPerStep.toFixed(1).padStart(8)} ms ${((row.msPerStep / kernelMs) * 100).toFixed(1).padStart(5)}%  ${String(row.callsPerStep).padStart(4)} calls`);
   }

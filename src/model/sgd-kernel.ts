@@ -8,7 +8,9 @@
  * the call overhead, not the arithmetic, is the cost. The kernel reads w, v and g once and
  * writes v' and w' once, in float64 arithmetic rounded to float32 at the end (the op sequence
  * rounds after each op: the results agree to float32 rounding, see test/model/sgd-kernel.test.ts).
- * Registered for `wasm` (over the wasm heap) and `cpu` (over its typed arrays).
+ * Registered for `wasm` (over the wasm heap) and `cpu` (over its typed arrays). On wasm it runs
+ * as the SIMD kernel `sgdMomentum` (float32 arithmetic, `simdSgdMomentum` in
+ * wasm-fast-kernels.ts) where that is available, and as the JS loop otherwise.
  */
 import type { KernelConfig, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';

@@ -13,9 +13,9 @@
  * - `MaxPoolGrad`: one pass over the outputs, scattering `dy` to the first maximum of each
  *   window in row-major order (the cpu kernel's tie rule).
  *   These three cover channels a multiple of 4 and beta 0.75 or 0.5; anything else runs the
- *   JavaScript loops kept below. tfjs-wasm's own are plain C loops: with them LRN + LRNGrad +
- *   MaxPoolGrad were 167 ms of a 444 ms alexnet-small step (28 px, batch 64); the JS loops 167
- *   ms too, the SIMD kernels 42 ms on one thread and about 27 with the helper.
+ *   JavaScript loops kept below (which replaced tfjs-wasm's plain C loops). In an alexnet-small
+ *   step (28 px, batch 64, bench/train-profile.ts) the JS loops took 167 of 444 ms, the SIMD
+ *   kernels 42 ms on one thread and about 27 with the helper thread (an interleaved on/off run).
  * - `BatchMatMul`: `a b` and `a b^T` as SIMD (see {@link simdMatMul}); `transposeA` (a dense
  *   layer's weight gradient, `x^T dy`) as a Transpose first, since tfjs-wasm runs only the
  *   untransposed case on XNNPACK and every other on a scalar loop.
@@ -39,7 +39,7 @@ import type {
 } from '@tensorflow/tfjs';
 import type { Tfjs } from './tfjs.js';
 import { TRAIN_KERNELS_SHARED_WASM_BASE64, TRAIN_KERNELS_WASM_BASE64 } from './train-kernels-wasm.js';
-import { chunkArgs, KernelHelper, type ChunkedCall } from './wasm-kernel-helper.js';
+import { KernelHelper, runChunks, type ChunkedCall } from './wasm-kernel-helper.js';
 
 /** The part of tfjs-wasm's `BackendWasm` these kernels use. */
 interface WasmHeapBackend {
@@ -61,11 +61,19 @@ interface WasmMemory {
 }
 const WasmApi = (globalThis as unknown as {
   WebAssembly: {
-    Memory: new (descriptor: { initial: number }) => WasmMemory;
     Module: new (bytes: Uint8Array) => object;
     Instance: new (module: object, imports: object) => { exports: unknown };
   };
 }).WebAssembly;
+
+/** tfjs's `WebAssembly.Memory` (threaded build: `wasmMemory`; single-threaded: `asm.memory`), if any. */
+function heapMemoryOf(backend: WasmHeapBackend): WasmMemory | undefined {
+  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  return memory !== null && typeof memory === 'object' ? (memory as WasmMemory) : undefined;
+}
+
+/** Whether `memory` is shared (tfjs's threaded build). */
+const isShared = (memory: WasmMemory): boolean => typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 
 /** The exports of train-kernels.wat (pointers are byte offsets into tfjs's heap). */
 interface SimdKernels {
@@ -89,8 +97,9 @@ let simdEnabled = true;
 const simdByMemory = new WeakMap<object, SimdKernels | null>();
 
 /**
- * Turns the WebAssembly SIMD versions of `LRN`, `LRNGrad` and `MaxPoolGrad` on (the default) or
- * off, leaving the JS loops: for tests and benchmarks that compare the two.
+ * Turns the WebAssembly SIMD kernels on (the default) or off: off, `LRN`, `LRNGrad` and
+ * `MaxPoolGrad` run their JS loops and every other wrapped kernel its built-in fallback. For
+ * tests and benchmarks that compare the two.
  */
 export function setSimdTrainingKernels(enabled: boolean): void {
   simdEnabled = enabled;
@@ -105,20 +114,18 @@ export function simdTrainingKernels(tf: Tfjs): 'shared' | 'plain' | 'off' {
   if (tf.getBackend() !== BACKEND) return 'off';
   const backend = tf.backend() as unknown as WasmHeapBackend;
   if (simdKernelsOn(backend) === undefined) return 'off';
-  const memory = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
-  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain';
+  return isShared(heapMemoryOf(backend) as WasmMemory) ? 'shared' : 'plain';
 }
 
 /** The SIMD kernels on `backend`'s heap, or undefined when they are off or cannot run there. */
 function simdKernelsOn(backend: WasmHeapBackend): SimdKernels | undefined {
   if (!simdEnabled) return undefined;
-  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
-  if (memory === undefined || memory === null || typeof memory !== 'object') return undefined;
+  const memory = heapMemoryOf(backend);
+  if (memory === undefined) return undefined;
   let kernels = simdByMemory.get(memory);
   if (kernels === undefined) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as WasmMemory).buffer instanceof SharedArrayBuffer;
     try {
-      const bytes = Buffer.from(shared ? TRAIN_KERNELS_SHARED_WASM_BASE64 : TRAIN_KERNELS_WASM_BASE64, 'base64');
+      const bytes = Buffer.from(isShared(memory) ? TRAIN_KERNELS_SHARED_WASM_BASE64 : TRAIN_KERNELS_WASM_BASE64, 'base64');
       const instance = new WasmApi.Instance(new WasmApi.Module(bytes), { env: { memory } });
       kernels = instance.exports as SimdKernels;
     } catch {
@@ -140,14 +147,20 @@ function heapOffset(backend: WasmHeapBackend, info: TensorInfo): number {
 /** The SIMD kernels' `mode` for `beta`, or -1 when they do not cover it. */
 const betaMode = (beta: number): number => (beta === 0.75 ? 0 : beta === 0.5 ? 1 : -1);
 
-/** Runs `use` with `bytes` of room in the wasm heap, zeroed unless `zero` is false, freed afterwards. */
-function withScratch<T>(backend: WasmHeapBackend, bytes: number, use: (pointer: number) => T, zero = true): T {
-  const pointer = backend.wasm._malloc(bytes);
-  if (!pointer) throw new Error(`wasm heap could not allocate ${bytes} bytes of kernel scratch`);
+/**
+ * Runs `use` with room in the wasm heap, freed afterwards: `ints` written at its start (a
+ * kernel's geometry block), then `bytes` more, 16-byte aligned. The room is zeroed first unless
+ * `zero` is false (the kernel fills it itself).
+ */
+function withScratch<T>(backend: WasmHeapBackend, bytes: number, use: (pointer: number, after: number) => T, options: { ints?: number[]; zero?: boolean } = {}): T {
+  const head = align16((options.ints?.length ?? 0) * 4);
+  const pointer = backend.wasm._malloc(head + bytes);
+  if (!pointer) throw new Error(`wasm heap could not allocate ${head + bytes} bytes of kernel scratch`);
   try {
-    const heap = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-    if (zero) new Uint8Array((heap as WasmMemory).buffer, pointer, bytes).fill(0);
-    return use(pointer);
+    const heap = heapMemoryOf(backend) as WasmMemory;
+    if (options.zero ?? true) new Uint8Array(heap.buffer, pointer, head + bytes).fill(0);
+    if (options.ints) new Int32Array(heap.buffer, pointer, options.ints.length).set(options.ints);
+    return use(pointer, pointer + head);
   } finally {
     backend.wasm._free(pointer);
   }
@@ -177,12 +190,11 @@ export function setSimdKernelHelper(enabled: boolean): void {
 /** The helper of `backend`'s heap, started on first use when the heap is shared. */
 function helperOn(backend: WasmHeapBackend): KernelHelper | undefined {
   if (!helperEnabled) return undefined;
-  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
-  if (memory === undefined || memory === null || typeof memory !== 'object') return undefined;
+  const memory = heapMemoryOf(backend);
+  if (memory === undefined) return undefined;
   let helper = helperByMemory.get(memory);
   if (helper === undefined) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as WasmMemory).buffer instanceof SharedArrayBuffer;
-    helper = shared ? new KernelHelper(memory, Buffer.from(TRAIN_KERNELS_SHARED_WASM_BASE64, 'base64')) : null;
+    helper = isShared(memory) ? new KernelHelper(memory, Buffer.from(TRAIN_KERNELS_SHARED_WASM_BASE64, 'base64')) : null;
     helperByMemory.set(memory, helper);
   }
   return helper ?? undefined;
@@ -202,18 +214,17 @@ export async function simdKernelHelperReady(tf: Tfjs): Promise<boolean> {
 /** How many kernel calls the helper thread of the current wasm backend's heap has shared (0 without one). */
 export function simdKernelHelperCalls(tf: Tfjs): number {
   if (tf.getBackend() !== BACKEND || !helperEnabled) return 0;
-  const memory = (tf.backend() as unknown as WasmHeapBackend).wasm?.wasmMemory ?? (tf.backend() as unknown as WasmHeapBackend).wasm?.asm?.memory;
-  const helper = memory === undefined || memory === null ? undefined : helperByMemory.get(memory as object);
-  return helper ? helper.calls : 0;
+  const memory = heapMemoryOf(tf.backend() as unknown as WasmHeapBackend);
+  return (memory && helperByMemory.get(memory)?.calls) ?? 0;
 }
 
 /**
- * Items per chunk for a call over `total` items: about `pieces` chunks of at least `minimum`
- * items, a multiple of `multiple`; the whole call as one chunk below `2 * minimum`.
+ * Items per chunk for a call over `total` items: about 8 chunks of at least `minimum` items, a
+ * multiple of `multiple`; the whole call as one chunk below `2 * minimum`.
  */
-function chunkSize(total: number, minimum: number, multiple = 1, pieces = 8): number {
+function chunkSize(total: number, minimum: number, multiple = 1): number {
   if (total < 2 * minimum) return Math.max(total, 1);
-  const size = Math.max(minimum, Math.ceil(total / pieces));
+  const size = Math.max(minimum, Math.ceil(total / 8));
   return Math.ceil(size / multiple) * multiple;
 }
 
@@ -224,14 +235,8 @@ function chunkSize(total: number, minimum: number, multiple = 1, pieces = 8): nu
  */
 function chunked(backend: WasmHeapBackend, call: ChunkedCall, kernel: (...args: number[]) => void): void {
   const helper = helperOn(backend);
-  if (helper === undefined || call.total <= call.chunk) {
-    for (let j = 0; ; j++) {
-      const args = chunkArgs(call, j, false);
-      if (args === undefined) return;
-      kernel(...args);
-    }
-  }
-  helper.run(call, kernel);
+  if (helper === undefined || call.total <= call.chunk) runChunks(call, kernel);
+  else helper.run(call, kernel);
 }
 
 const BACKEND = 'wasm';
@@ -484,16 +489,12 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   const out = backend.makeOutput(input.shape.slice(), 'float32');
-  const xs = backend.typedArrayFromHeap(input);
-  const dys = backend.typedArrayFromHeap(dy);
   const simd = simdKernelsOn(backend);
   if (simd !== undefined && channels % 4 === 0 && batchSize > 0) {
     // The kernel zeroes dx itself (a JS fill of a shared heap view is several times slower).
     const geometry = [inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft];
     const at = [heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, out)] as const;
-    withScratch(backend, geometry.length * 4, (pointer) => {
-      const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
-      new Int32Array(heap.buffer, pointer, geometry.length).set(geometry);
+    withScratch(backend, 0, (pointer) =>
       chunked(
         backend,
         {
@@ -505,10 +506,13 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
           chunk: chunkSize(batchSize, 1),
         },
         (...a) => simd.maxPoolGrad(...(a as Parameters<SimdKernels['maxPoolGrad']>)),
-      );
-    });
+      ),
+      { ints: geometry },
+    );
     return out;
   }
+  const xs = backend.typedArrayFromHeap(input);
+  const dys = backend.typedArrayFromHeap(dy);
   const dxs = backend.typedArrayFromHeap(out);
   dxs.fill(0);
   const best = new Float32Array(channels);
@@ -552,53 +556,64 @@ function maxPoolGrad(tf: Tfjs, inputs: NamedTensorInfoMap, backend: WasmHeapBack
 }
 
 /**
- * Wraps wasm's own `BatchMatMul` so `transposeA` and `transposeB` are done by a Transpose first
- * (see the module comment): tfjs-wasm runs only the untransposed case on XNNPACK. A dense
- * layer's input gradient, `dy W^T` at [64, 256] x [256, 256], took 8-11 ms with the flag and
- * 1.4 ms transposed first. Every other case goes to the built-in kernel unchanged.
+ * A kernel config that replaces `builtIn` on wasm with `run`, which gets the call's arguments and
+ * the built-in kernel function to fall back to. The built-in's `setupFunc` is kept, so its wasm
+ * binding is still set up for the fallback.
  */
-function transposingBatchMatMul(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
+function wrapBuiltIn(
+  builtIn: KernelConfig,
+  run: (args: Parameters<KernelFunc>[0], original: KernelFunc) => TensorInfo | TensorInfo[],
+): KernelConfig {
   const original = builtIn.kernelFunc as KernelFunc;
   return {
-    kernelName: tf.BatchMatMul,
+    kernelName: builtIn.kernelName,
     backendName: BACKEND,
     ...(builtIn.setupFunc === undefined ? {} : { setupFunc: builtIn.setupFunc }),
-    kernelFunc: (args) => {
-      const attrs = args.attrs as unknown as BatchMatMulAttrs;
-      const inputs = args.inputs as NamedTensorInfoMap;
-      const a = inputs['a'] as TensorInfo;
-      const b = inputs['b'] as TensorInfo;
-      const direct = simdMatMul(args.backend, a, b, attrs.transposeA, attrs.transposeB);
-      if (direct !== undefined) return direct;
-      const transpose = tf.getKernel(tf.Transpose, BACKEND);
-      if ((!attrs.transposeA && !attrs.transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32' || transpose === undefined) {
-        return original(args);
-      }
-      const swapLast = (info: TensorInfo): TensorInfo => {
-        const rank = info.shape.length;
-        const perm = [...Array(rank).keys()];
-        perm[rank - 2] = rank - 1;
-        perm[rank - 1] = rank - 2;
-        return transpose.kernelFunc({ inputs: { x: info }, backend: args.backend, attrs: { perm } }) as TensorInfo;
-      };
-      const temporaries: TensorInfo[] = [];
-      try {
-        const aT = attrs.transposeA ? swapLast(a) : a;
-        if (aT !== a) temporaries.push(aT);
-        const bT = attrs.transposeB ? swapLast(b) : b;
-        if (bT !== b) temporaries.push(bT);
-        return (
-          simdMatMul(args.backend, aT, bT, false, false) ??
-          original({ ...args, inputs: { ...args.inputs, a: aT, b: bT }, attrs: { ...args.attrs, transposeA: false, transposeB: false } })
-        );
-      } finally {
-        for (const info of temporaries) (args.backend as unknown as { disposeData(id: object): void }).disposeData(info.dataId);
-      }
-    },
+    kernelFunc: (args) => run(args, original),
   };
 }
 
-const sizeOf = (shape: readonly number[]): number => shape.reduce((product, side) => product * side, 1);
+/**
+ * Wraps wasm's own `BatchMatMul`: `a b` and `a b^T` go to the SIMD kernels where they cover the
+ * shapes ({@link simdMatMul}); otherwise a transposed operand is transposed first (wasm's
+ * Transpose) and the product runs untransposed, on the SIMD kernels or XNNPACK, since tfjs-wasm
+ * runs every transposed case on a scalar loop ("slow_batch_matmul"). Batched products and other
+ * dtypes go to the built-in kernel unchanged.
+ */
+function transposingBatchMatMul(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
+  return wrapBuiltIn(builtIn, (args, original) => {
+    const attrs = args.attrs as unknown as BatchMatMulAttrs;
+    const inputs = args.inputs as NamedTensorInfoMap;
+    const a = inputs['a'] as TensorInfo;
+    const b = inputs['b'] as TensorInfo;
+    const direct = simdMatMul(args.backend, a, b, attrs.transposeA, attrs.transposeB);
+    if (direct !== undefined) return direct;
+    const transpose = tf.getKernel(tf.Transpose, BACKEND);
+    if ((!attrs.transposeA && !attrs.transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32' || transpose === undefined) {
+      return original(args);
+    }
+    const swapLast = (info: TensorInfo): TensorInfo => {
+      const rank = info.shape.length;
+      const perm = [...Array(rank).keys()];
+      perm[rank - 2] = rank - 1;
+      perm[rank - 1] = rank - 2;
+      return transpose.kernelFunc({ inputs: { x: info }, backend: args.backend, attrs: { perm } }) as TensorInfo;
+    };
+    const temporaries: TensorInfo[] = [];
+    try {
+      const aT = attrs.transposeA ? swapLast(a) : a;
+      if (aT !== a) temporaries.push(aT);
+      const bT = attrs.transposeB ? swapLast(b) : b;
+      if (bT !== b) temporaries.push(bT);
+      return (
+        simdMatMul(args.backend, aT, bT, false, false) ??
+        original({ ...args, inputs: { ...args.inputs, a: aT, b: bT }, attrs: { ...args.attrs, transposeA: false, transposeB: false } })
+      );
+    } finally {
+      for (const info of temporaries) (args.backend as unknown as { disposeData(id: object): void }).disposeData(info.dataId);
+    }
+  });
+}
 
 /**
  * `Sum` over leading axes (a bias gradient: conv1's over [64, 28, 28] took 7 ms in tfjs-wasm,
@@ -606,29 +621,23 @@ const sizeOf = (shape: readonly number[]): number => shape.reduce((product, side
  * reductions, and non-float32 input, go to the built-in kernel.
  */
 function columnSum(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
-  const original = builtIn.kernelFunc as KernelFunc;
-  return {
-    kernelName: tf.Sum,
-    backendName: BACKEND,
-    ...(builtIn.setupFunc === undefined ? {} : { setupFunc: builtIn.setupFunc }),
-    kernelFunc: (args) => {
-      const x = (args.inputs as NamedTensorInfoMap)['x'] as TensorInfo;
-      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-      const backend = args.backend as unknown as WasmHeapBackend;
-      const simd = simdKernelsOn(backend);
-      if (simd === undefined || x.dtype !== 'float32') return original(args);
-      const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-      const leading = axes.length;
-      if (leading === 0 || leading === x.shape.length || axes.some((value, index) => value !== index)) return original(args);
-      const rows = sizeOf(x.shape.slice(0, leading));
-      const cols = sizeOf(x.shape.slice(leading));
-      if (rows === 0 || cols === 0) return original(args);
-      const kept = x.shape.slice(leading);
-      const out = backend.makeOutput(keepDims ? [...Array(leading).fill(1), ...kept] : kept, 'float32');
-      withScratch(backend, cols * 8, (scratch) => simd.columnSums(heapOffset(backend, x), heapOffset(backend, out), rows, cols, scratch));
-      return out;
-    },
-  };
+  return wrapBuiltIn(builtIn, (args, original) => {
+    const x = (args.inputs as NamedTensorInfoMap)['x'] as TensorInfo;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const simd = simdKernelsOn(backend);
+    if (simd === undefined || x.dtype !== 'float32') return original(args);
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const leading = axes.length;
+    if (leading === 0 || leading === x.shape.length || axes.some((value, index) => value !== index)) return original(args);
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, leading));
+    const cols = tf.util.sizeFromShape(x.shape.slice(leading));
+    if (rows === 0 || cols === 0) return original(args);
+    const kept = x.shape.slice(leading);
+    const out = backend.makeOutput(keepDims ? [...Array(leading).fill(1), ...kept] : kept, 'float32');
+    withScratch(backend, cols * 8, (scratch) => simd.columnSums(heapOffset(backend, x), heapOffset(backend, out), rows, cols, scratch));
+    return out;
+  });
 }
 
 const COPYABLE = new Set(['float32', 'int32']);
@@ -638,76 +647,64 @@ const COPYABLE = new Set(['float32', 'int32']);
  * part; a grouped convolution splits its input and its gradient along the channels every step.
  */
 function rowCopySplit(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
-  const original = builtIn.kernelFunc as KernelFunc;
-  return {
-    kernelName: tf.SplitV,
-    backendName: BACKEND,
-    ...(builtIn.setupFunc === undefined ? {} : { setupFunc: builtIn.setupFunc }),
-    kernelFunc: (args) => {
-      const x = (args.inputs as NamedTensorInfoMap)['x'] as TensorInfo;
-      const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-      const backend = args.backend as unknown as WasmHeapBackend;
-      const simd = simdKernelsOn(backend);
-      if (simd === undefined || !COPYABLE.has(x.dtype)) return original(args);
-      const at = tf.util.parseAxisParam(axis, x.shape)[0] as number;
-      const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, at);
-      const rows = sizeOf(x.shape.slice(0, at));
-      const inner = sizeOf(x.shape.slice(at + 1));
-      const rowBytes = (x.shape[at] as number) * inner * 4;
-      const outs = sizes.map((size) => {
-        const shape = x.shape.slice();
-        shape[at] = size;
-        return backend.makeOutput(shape, x.dtype as 'float32');
-      });
-      const source = heapOffset(backend, x);
-      let offset = 0;
-      sizes.forEach((size, index) => {
-        const bytes = size * inner * 4;
-        if (bytes > 0 && rows > 0) simd.copyRows(source + offset, heapOffset(backend, outs[index] as TensorInfo), rows, bytes, rowBytes, bytes);
-        offset += bytes;
-      });
-      return outs;
-    },
-  };
+  return wrapBuiltIn(builtIn, (args, original) => {
+    const x = (args.inputs as NamedTensorInfoMap)['x'] as TensorInfo;
+    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const simd = simdKernelsOn(backend);
+    if (simd === undefined || !COPYABLE.has(x.dtype)) return original(args);
+    const at = tf.util.parseAxisParam(axis, x.shape)[0] as number;
+    const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, at);
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, at));
+    const inner = tf.util.sizeFromShape(x.shape.slice(at + 1));
+    const rowBytes = (x.shape[at] as number) * inner * 4;
+    const outs = sizes.map((size) => {
+      const shape = x.shape.slice();
+      shape[at] = size;
+      return backend.makeOutput(shape, x.dtype as 'float32');
+    });
+    const source = heapOffset(backend, x);
+    let offset = 0;
+    sizes.forEach((size, index) => {
+      const bytes = size * inner * 4;
+      if (bytes > 0 && rows > 0) simd.copyRows(source + offset, heapOffset(backend, outs[index] as TensorInfo), rows, bytes, rowBytes, bytes);
+      offset += bytes;
+    });
+    return outs;
+  });
 }
 
 /** `Concat` as row copies, the inverse of {@link rowCopySplit} (tfjs-wasm copies with a JS `set` per row). */
 function rowCopyConcat(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
-  const original = builtIn.kernelFunc as KernelFunc;
-  return {
-    kernelName: tf.Concat,
-    backendName: BACKEND,
-    ...(builtIn.setupFunc === undefined ? {} : { setupFunc: builtIn.setupFunc }),
-    kernelFunc: (args) => {
-      const list = Object.values(args.inputs as unknown as Record<string, TensorInfo>);
-      const backend = args.backend as unknown as WasmHeapBackend;
-      const simd = simdKernelsOn(backend);
-      const first = list[0];
-      if (
-        simd === undefined ||
-        first === undefined ||
-        !COPYABLE.has(first.dtype) ||
-        list.some((info) => info.dtype !== first.dtype || info.shape.length !== first.shape.length)
-      ) {
-        return original(args);
-      }
-      const at = tf.util.parseAxisParam((args.attrs as unknown as { axis: number }).axis, first.shape)[0] as number;
-      tf.backend_util.assertParamsConsistent(list.map((info) => info.shape), at);
-      const shape = tf.backend_util.computeOutShape(list.map((info) => info.shape), at);
-      const out = backend.makeOutput(shape, first.dtype as 'float32');
-      const rows = sizeOf(shape.slice(0, at));
-      const inner = sizeOf(shape.slice(at + 1));
-      const outRowBytes = (shape[at] as number) * inner * 4;
-      const target = heapOffset(backend, out);
-      let offset = 0;
-      for (const info of list) {
-        const bytes = (info.shape[at] as number) * inner * 4;
-        if (bytes > 0 && rows > 0) simd.copyRows(heapOffset(backend, info), target + offset, rows, bytes, bytes, outRowBytes);
-        offset += bytes;
-      }
-      return out;
-    },
-  };
+  return wrapBuiltIn(builtIn, (args, original) => {
+    const list = Object.values(args.inputs as unknown as Record<string, TensorInfo>);
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const simd = simdKernelsOn(backend);
+    const first = list[0];
+    if (
+      simd === undefined ||
+      first === undefined ||
+      !COPYABLE.has(first.dtype) ||
+      list.some((info) => info.dtype !== first.dtype || info.shape.length !== first.shape.length)
+    ) {
+      return original(args);
+    }
+    const at = tf.util.parseAxisParam((args.attrs as unknown as { axis: number }).axis, first.shape)[0] as number;
+    tf.backend_util.assertParamsConsistent(list.map((info) => info.shape), at);
+    const shape = tf.backend_util.computeOutShape(list.map((info) => info.shape), at);
+    const out = backend.makeOutput(shape, first.dtype as 'float32');
+    const rows = tf.util.sizeFromShape(shape.slice(0, at));
+    const inner = tf.util.sizeFromShape(shape.slice(at + 1));
+    const outRowBytes = (shape[at] as number) * inner * 4;
+    const target = heapOffset(backend, out);
+    let offset = 0;
+    for (const info of list) {
+      const bytes = (info.shape[at] as number) * inner * 4;
+      if (bytes > 0 && rows > 0) simd.copyRows(heapOffset(backend, info), target + offset, rows, bytes, bytes, outRowBytes);
+      offset += bytes;
+    }
+    return out;
+  });
 }
 
 /**
@@ -716,19 +713,13 @@ function rowCopyConcat(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
  * no kernel writes into its inputs.
  */
 function sharingIdentity(builtIn: KernelConfig): KernelConfig {
-  const original = builtIn.kernelFunc as KernelFunc;
-  return {
-    kernelName: builtIn.kernelName,
-    backendName: BACKEND,
-    ...(builtIn.setupFunc === undefined ? {} : { setupFunc: builtIn.setupFunc }),
-    kernelFunc: (args) => {
-      const x = (args.inputs as NamedTensorInfoMap)['x'] as TensorInfo;
-      const backend = args.backend as unknown as { incRef?(dataId: object): void };
-      if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);
-      backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
-    },
-  };
+  return wrapBuiltIn(builtIn, (args, original) => {
+    const x = (args.inputs as NamedTensorInfoMap)['x'] as TensorInfo;
+    const backend = args.backend as unknown as { incRef?(dataId: object): void };
+    if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  });
 }
 
 /** The shape facts of a convolution {@link simdConv2DBackpropFilter} needs (tfjs's `Conv2DInfo`). */
@@ -773,26 +764,30 @@ export function simdConv2DBackpropFilter(
   let chunk = 1;
   while (chunk * 2 <= Math.max(1, Math.floor(g.batchSize / 8)) && chunk < 64) chunk *= 2;
   const chunks = Math.ceil(g.batchSize / chunk);
-  const geometryBytes = align16(layout.length * 4);
-  withScratch(backend, geometryBytes + chunks * count * 4, (pointer) => {
-    const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
-    new Int32Array(heap.buffer, pointer, layout.length).set(layout);
-    const sums = pointer + geometryBytes;
-    chunked(
-      backend,
-      {
-        kernel: 'filterGrad',
-        args: [at[0], at[1], sums, g.batchSize, pointer],
-        strides: [g.inHeight * g.inWidth * g.inChannels * 4, g.outHeight * g.outWidth * g.outChannels * 4, (count * 4) / chunk],
-        countIndex: 3,
-        total: g.batchSize,
-        chunk,
-      },
-      (...a) => simd.filterGrad(...(a as Parameters<SimdKernels['filterGrad']>)),
-    );
-    simd.copyRows(sums, at[2], 1, count * 4, 0, 0);
-    for (let j = 1; j < chunks; j++) simd.addInto(at[2], sums + j * count * 4, count);
-  }, false);
+  // One chunk writes straight into the output; more write their own sums, added up after.
+  withScratch(
+    backend,
+    chunks > 1 ? chunks * count * 4 : 0,
+    (geometryAt, sumsAt) => {
+      const sums = chunks > 1 ? sumsAt : at[2];
+      chunked(
+        backend,
+        {
+          kernel: 'filterGrad',
+          args: [at[0], at[1], sums, g.batchSize, geometryAt],
+          strides: [g.inHeight * g.inWidth * g.inChannels * 4, g.outHeight * g.outWidth * g.outChannels * 4, (count * 4) / chunk],
+          countIndex: 3,
+          total: g.batchSize,
+          chunk,
+        },
+        (...a) => simd.filterGrad(...(a as Parameters<SimdKernels['filterGrad']>)),
+      );
+      if (chunks === 1) return;
+      simd.copyRows(sums, at[2], 1, count * 4, 0, 0);
+      for (let j = 1; j < chunks; j++) simd.addInto(at[2], sums + j * count * 4, count);
+    },
+    { ints: layout, zero: false },
+  );
   return out;
 }
 
@@ -874,7 +869,7 @@ export function simdSgdMomentum(
     );
   }
   if (vector < count) {
-    const heap = (backend.wasm.wasmMemory ?? backend.wasm.asm?.memory) as WasmMemory;
+    const heap = heapMemoryOf(backend) as WasmMemory;
     const view = (index: number): Float32Array => new Float32Array(heap.buffer, at[index] as number, count);
     const [w, v, g, nextV, nextW] = [0, 1, 2, 3, 4].map(view) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
     for (let i = vector; i < count; i++) {

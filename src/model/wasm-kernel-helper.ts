@@ -42,6 +42,15 @@ export interface ChunkedCall {
   helperOverride?: [number, number];
 }
 
+/** Runs every chunk of `call` on this thread, in order. */
+export function runChunks(call: ChunkedCall, kernel: (...args: number[]) => void): void {
+  for (let j = 0; ; j++) {
+    const args = chunkArgs(call, j, false);
+    if (args === undefined) return;
+    kernel(...args);
+  }
+}
+
 /** The arguments of chunk `j` of `call` (or undefined past the end), for one thread. */
 export function chunkArgs(call: ChunkedCall, j: number, onHelper: boolean): number[] | undefined {
   const from = j * call.chunk;
@@ -154,15 +163,8 @@ export class KernelHelper {
    *   not used again)
    */
   run(call: ChunkedCall, kernel: (...args: number[]) => void): void {
-    const runAll = (): void => {
-      for (let j = 0; ; j++) {
-        const args = chunkArgs(call, j, false);
-        if (args === undefined) return;
-        kernel(...args);
-      }
-    };
     if (!this.usable || call.args.length > MAX_ARGS) {
-      runAll();
+      runChunks(call, kernel);
       return;
     }
     this.#busy = true;
@@ -193,7 +195,7 @@ export class KernelHelper {
         // Which of the worker's chunks are sound is unknown: redo them all here (every kernel
         // writes its outputs whole), and stop using the worker.
         this.#usable = false;
-        runAll();
+        runChunks(call, kernel);
       } else {
         this.#calls++;
       }

@@ -123,10 +123,11 @@ export function restoreCpuKernels(tf: Tfjs): void {
  * dW[ky, kx, ci, co] = sum over (b, oy, ox) of x[b, oy*s - padTop + ky, ox*s - padLeft + kx, ci]
  * * dy[b, oy, ox, co]. On wasm, when the output channels are a multiple of 16 (every layer of
  * the bundled models), that sum runs directly on the SIMD kernel `filterGrad` of
- * train-kernels.wat, half of the images on its helper thread (`simdConv2DBackpropFilter`): the
- * route below makes XNNPACK pack all of dy as a filter on every call, which cost conv1 of
- * alexnet-small (3 input channels, batch 64) 20-26 ms against 8 ms direct; conv3-5 gained
- * 10-20%, conv2 was level (interleaved runs in one process). Otherwise: read with ci as the batch, b as the input channel, (ky, kx) as the output
+ * train-kernels.wat, its images in chunks shared with the helper thread
+ * (`simdConv2DBackpropFilter`): the route below makes XNNPACK pack all of dy as a filter on
+ * every call, which cost conv1 of alexnet-small (3 input channels, batch 64) 20-26 ms against
+ * 8 ms direct; conv3-5 gained 10-20%, conv2 was level (interleaved runs in one process).
+ * Otherwise: read with ci as the batch, b as the input channel, (ky, kx) as the output
  * position and dy as a filter of size (outH, outW), that is a stride-1 convolution with
  * dilation s of x^T = transpose(x, [3,1,2,0]) by dy^T = transpose(dy, [1,2,0,3]), giving
  * [ci, kH, kW, co], transposed back to [kH, kW, ci, co]. The heavy lifting is then wasm's own

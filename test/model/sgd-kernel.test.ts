@@ -4,6 +4,7 @@ import { createModel } from '../../src/model/alexnet.js';
 import { registerSgdKernel, SGD_MOMENTUM_KERNEL } from '../../src/model/sgd-kernel.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { Sgd, trainableVariables } from '../../src/train/sgd.js';
+import { simdKernelHelperCalls, simdKernelHelperReady, simdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
 
 // Tolerance: the kernel rounds to float32 once, the op sequence after each of ~5 ops; measured
 // differences are a few float32 ulps, so max |fused - ops| / max |ops| < 1e-6.
@@ -26,8 +27,9 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
 }
 
 describe('registerSgdKernel()', () => {
-  // [3, 5, 7]: 104 floats on wasm's SIMD kernel and a tail of 1 in JS; [64, 300]: split with its helper thread.
-  for (const [backend, shape] of [['cpu', [3, 5, 7]], ['wasm', [3, 5, 7]], ['wasm', [64, 300]]] as const) {
+  // [3, 5, 7]: 104 floats on wasm's SIMD kernel and a tail of 1 in JS; [128, 300]: 3 chunks,
+  // shared with the helper thread (from 32,768 floats).
+  for (const [backend, shape] of [['cpu', [3, 5, 7]], ['wasm', [3, 5, 7]], ['wasm', [128, 300]]] as const) {
     it(`${SGD_MOMENTUM_KERNEL} on ${backend} - v' = m v - lr (decay w + g), w' = w + v', as the op sequence on cpu ([${shape}])`, async () => {
       const inputs = (): tf.Tensor[] => [
         tf.randomNormal([...shape], 0, 1, 'float32', 1),
@@ -40,8 +42,12 @@ describe('registerSgdKernel()', () => {
       const v1 = tf.sub(tf.mul(attrs.momentum, v0), tf.mul(attrs.lr, tf.add(tf.mul(attrs.decay, w0), g0)));
       const expected = [v1.dataSync() as Float32Array, tf.add(w0, v1).dataSync() as Float32Array];
       expect(await tf.setBackend(backend)).toBe(true);
+      const chunked = backend === 'wasm' && shape[0] * shape[1] >= 32_768 && simdTrainingKernels(tf) === 'shared';
+      if (chunked) expect(await simdKernelHelperReady(tf)).toBe(true);
+      const helperCalls = simdKernelHelperCalls(tf);
       const [w, v, g] = inputs() as [tf.Tensor, tf.Tensor, tf.Tensor];
       const [nextV, nextW] = tf.engine().runKernel(SGD_MOMENTUM_KERNEL, { variable: w, velocity: v, grad: g }, attrs) as unknown as tf.Tensor[];
+      if (chunked) expect(simdKernelHelperCalls(tf)).toBe(helperCalls + 1);
       expect(relativeError(nextV!.dataSync() as Float32Array, expected[0]!)).toBeLessThan(TOLERANCE);
       expect(relativeError(nextW!.dataSync() as Float32Array, expected[1]!)).toBeLessThan(TOLERANCE);
       // The inputs are not modified in place.

@@ -164,9 +164,10 @@ describe('registerFastWasmKernels()', () => {
     });
   }
 
-  const MATMUL_CASES: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }> = [
+  // `chunked`: the product is large enough to be shared with the helper thread (asserted).
+  const MATMUL_CASES: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: boolean; chunked?: true }> = [
     // Dense-layer weight gradients (x^T dy) at alexnet-small's sizes, then odd shapes, batches, broadcast.
-    { a: [64, 256], b: [64, 256], transposeA: true, transposeB: false },
+    { a: [64, 256], b: [64, 256], transposeA: true, transposeB: false, chunked: true },
     { a: [64, 256], b: [64, 10], transposeA: true, transposeB: false },
     { a: [7, 5], b: [3, 7], transposeA: true, transposeB: true },
     { a: [2, 6, 4], b: [2, 6, 3], transposeA: true, transposeB: false },
@@ -174,18 +175,18 @@ describe('registerFastWasmKernels()', () => {
     { a: [9, 4], b: [4, 3], transposeA: false, transposeB: false },
     { a: [9, 4], b: [3, 4], transposeA: false, transposeB: true },
     // Dense-layer input gradients (dy W^T), both flags, batched transposeB with broadcast.
-    { a: [64, 256], b: [256, 256], transposeA: false, transposeB: true },
+    { a: [64, 256], b: [256, 256], transposeA: false, transposeB: true, chunked: true },
     { a: [64, 10], b: [256, 10], transposeA: false, transposeB: true },
     { a: [5, 7], b: [3, 5], transposeA: true, transposeB: true },
     { a: [2, 6, 4], b: [1, 3, 4], transposeA: false, transposeB: true },
     // The SIMD kernels: a b with b's columns a multiple of 16 (odd rows: a lone last row), a b^T
     // with the shared side a multiple of 4 (rows past a multiple of 8; split from 32 columns),
     // rank 3 with a batch of 1, and full AlexNet's fc7 at batch 8.
-    { a: [7, 12], b: [12, 32], transposeA: false, transposeB: false },
-    { a: [1, 5, 8], b: [1, 8, 48], transposeA: false, transposeB: false },
-    { a: [13, 20], b: [40, 20], transposeA: false, transposeB: true },
-    { a: [1, 8, 1000], b: [1, 4096, 1000], transposeA: false, transposeB: true },
-    { a: [8, 4096], b: [4096, 4096], transposeA: false, transposeB: false },
+    { a: [7, 12], b: [12, 32], transposeA: false, transposeB: false, chunked: true },
+    { a: [1, 5, 8], b: [1, 8, 48], transposeA: false, transposeB: false, chunked: true },
+    { a: [13, 20], b: [40, 20], transposeA: false, transposeB: true, chunked: true },
+    { a: [1, 8, 1000], b: [1, 4096, 1000], transposeA: false, transposeB: true, chunked: true },
+    { a: [8, 4096], b: [4096, 4096], transposeA: false, transposeB: false, chunked: true },
   ];
   for (const c of MATMUL_CASES) {
     it(`BatchMatMul (wasm: SIMD a b and a b^T, else Transpose first) - matches cpu for [${c.a}] x [${c.b}], transposeA ${c.transposeA}, transposeB ${c.transposeB}`, async () => {
@@ -197,7 +198,7 @@ describe('registerFastWasmKernels()', () => {
         return [product];
       };
       const cpu = await on('cpu', compute);
-      const wasm = await on('wasm', compute);
+      const wasm = await onWasm(PATHS[0], compute, c.chunked ?? false);
       expect(relativeError(wasm[0]!, cpu[0]!)).toBeLessThan(TOLERANCE);
     });
   }
