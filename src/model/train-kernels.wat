@@ -659,5 +659,21 @@
         (v128.store (i32.add (local.get $nextW) (local.get $at)) (f32x4.add (local.get $weight) (local.get $velocity)))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
         (br $next))))
-)
 
+  ;; The ReLU gradient over $count floats (a multiple of 4): dx = dy * step(x), where step(x) is
+  ;; 1 for x > 0, NaN for a NaN x and 0 otherwise, as tfjs's mul(dy, cast(step(x))) computes it.
+  (func (export "reluGrad") (param $dy i32) (param $x i32) (param $dx i32) (param $count i32)
+    (local $at i32) (local $end i32) (local $v v128)
+    (local.set $end (i32.shl (local.get $count) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $at))))
+        (v128.store (i32.add (local.get $dx) (local.get $at))
+          (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $at)))
+            (v128.or
+              (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))
+              (v128.and (f32x4.ne (local.get $v) (local.get $v)) (v128.const f32x4 nan nan nan nan)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $next))))
+)

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   fastWasmKernels,
+  RELU_GRAD_KERNEL,
   registerFastWasmKernels,
   setSimdKernelHelper,
   setSimdTrainingKernels,
@@ -119,7 +120,7 @@ const POOL_CASES: PoolCase[] = [
 describe('registerFastWasmKernels()', () => {
   it('registerFastWasmKernels() - LRN, LRNGrad and MaxPoolGrad are ours on wasm; a second call replaces nothing', () => {
     const names = fastWasmKernels(tf).map((k) => k.kernelName);
-    expect(names).toEqual(['LRN', 'LRNGrad', 'MaxPoolGrad']);
+    expect(names).toEqual(['LRN', 'LRNGrad', 'MaxPoolGrad', RELU_GRAD_KERNEL]);
     expect(registerFastWasmKernels(tf)).toEqual([]);
     for (const name of [...names, 'BatchMatMul', 'Sum', 'SplitV', 'Concat', 'Identity']) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
@@ -256,6 +257,45 @@ describe('registerFastWasmKernels()', () => {
       expect(Array.from(wasm.at(-3)!)).toEqual(Array.from(wasm.at(-1)!));
     });
   }
+
+  // Special values in x and dy at every lane position; 2 x 3 x 5 x 7 leaves a tail of 2 floats for
+  // the JS loop after the SIMD vectors, and [64, 20, 20, 8] is split with the helper thread.
+  for (const path of PATHS) for (const shape of [[2, 3, 5, 7], [64, 20, 20, 8]]) {
+    it(`Relu gradient (${path.name} on wasm, ${RELU_GRAD_KERNEL}) - the same bits as cpu's mul(dy, step(x)) for [${shape}], NaN, infinities and signed zeros included`, async () => {
+      const special = [NaN, -0, 0, Infinity, -Infinity, 1e-30, -1e-30];
+      const compute = (): tf.Tensor[] => {
+        const size = shape.reduce((p, q) => p * q, 1);
+        const xs = normal([size], 61).dataSync().slice();
+        const dys = normal([size], 62).dataSync().slice();
+        for (let i = 0; i < special.length * 4; i++) {
+          xs[i * 3] = special[i % special.length]!;
+          dys[i * 5 + 1] = special[(i + 3) % special.length]!;
+        }
+        const x = tf.tensor(xs, shape);
+        const dy = tf.tensor(dys, shape);
+        const dx = tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy);
+        tf.dispose([x, dy]);
+        return [dx];
+      };
+      const cpu = await on('cpu', compute);
+      expect(tf.getKernel(RELU_GRAD_KERNEL, 'cpu')).toBeUndefined();
+      const wasm = await onWasm(path, compute, shape[0] === 64);
+      expect(Array.from(wasm[0]!)).toEqual(Array.from(cpu[0]!));
+    });
+  }
+
+  it('Relu gradient (wasm) - one kernel call, no Step, and second derivatives still work', async () => {
+    expect(await tf.setBackend('wasm')).toBe(true);
+    const x = tf.tensor1d([-2, -0.5, 0.5, 2]);
+    const { kernels } = await tf.profile(() => tf.grad((a: tf.Tensor) => tf.sum(tf.relu(a)))(x));
+    const names = kernels.map((k) => k.name);
+    expect(names).toContain(RELU_GRAD_KERNEL);
+    expect(names).not.toContain('Step');
+    // d/dx of sum(relu(x) * x) = step(x) * x + relu(x); its gradient again: 2 step(x).
+    const second = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.relu(b), b)))(a), 1)))(x);
+    expect(Array.from(second.dataSync())).toEqual([0, 0, 2, 2]);
+    tf.dispose([x, second]);
+  });
 
   it('Conv2DBackpropFilter (wasm SIMD) - the same bits with and without the helper thread, so a run does not depend on when it started', async () => {
     const compute = (): tf.Tensor[] => {
