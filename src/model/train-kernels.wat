@@ -13,15 +13,6 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
-  ;; n^-beta for the two supported betas.
-  (func $power (param $n v128) (param $mode i32) (result v128)
-    (if (result v128) (i32.eqz (local.get $mode))
-      (then
-        (f32x4.div (v128.const f32x4 1 1 1 1)
-          (f32x4.sqrt (f32x4.mul (local.get $n) (f32x4.sqrt (local.get $n))))))
-      (else
-        (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.sqrt (local.get $n))))))
-
   ;; Sum of the 2 * radius + 1 floats at $at, $at + 4 bytes, ...
   (func $window (param $at i32) (param $taps i32) (result v128)
     (local $sum v128) (local $k i32)
@@ -47,14 +38,19 @@
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br $next))))
 
+  ;; The window sum at $at: five loads added in order when $five (radius 2, AlexNet's), else
+  ;; $window. Inlined by hand in the kernels below (V8 does not inline wasm calls here, and two
+  ;; calls per vector cost more than the arithmetic).
   ;; y = x / (bias + alpha * sum of x^2 over channels [c - radius, c + radius])^beta
   (func (export "lrn")
     (param $x i32) (param $y i32) (param $pixels i32) (param $channels i32) (param $radius i32)
     (param $bias f32) (param $alpha f32) (param $mode i32) (param $scratch i32)
     (local $p i32) (local $c i32) (local $bytes i32) (local $taps i32) (local $row i32)
-    (local $vbias v128) (local $valpha v128) (local $n v128) (local $at i32)
+    (local $vbias v128) (local $valpha v128) (local $n v128) (local $at i32) (local $w i32)
+    (local $five i32) (local $sum v128) (local $power v128)
     (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
     (local.set $taps (i32.add (i32.shl (local.get $radius) (i32.const 1)) (i32.const 1)))
+    (local.set $five (i32.eq (local.get $taps) (i32.const 5)))
     (local.set $row (i32.add (local.get $scratch) (i32.shl (local.get $radius) (i32.const 2))))
     (local.set $vbias (f32x4.splat (local.get $bias)))
     (local.set $valpha (f32x4.splat (local.get $alpha)))
@@ -67,28 +63,40 @@
         (block $channelsDone
           (loop $channel
             (br_if $channelsDone (i32.ge_u (local.get $c) (local.get $bytes)))
-            (local.set $n (f32x4.add (local.get $vbias)
-              (f32x4.mul (local.get $valpha) (call $window (i32.add (local.get $scratch) (local.get $c)) (local.get $taps)))))
+            (local.set $w (i32.add (local.get $scratch) (local.get $c)))
+            (if (local.get $five)
+              (then
+                (local.set $sum (f32x4.add (f32x4.add (f32x4.add (f32x4.add
+                  (v128.load (local.get $w)) (v128.load offset=4 (local.get $w)))
+                  (v128.load offset=8 (local.get $w))) (v128.load offset=12 (local.get $w)))
+                  (v128.load offset=16 (local.get $w)))))
+              (else (local.set $sum (call $window (local.get $w) (local.get $taps)))))
+            (local.set $n (f32x4.add (local.get $vbias) (f32x4.mul (local.get $valpha) (local.get $sum))))
+            (if (i32.eqz (local.get $mode))
+              (then (local.set $power (f32x4.div (v128.const f32x4 1 1 1 1)
+                (f32x4.sqrt (f32x4.mul (local.get $n) (f32x4.sqrt (local.get $n)))))))
+              (else (local.set $power (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.sqrt (local.get $n))))))
             (v128.store (i32.add (local.get $y) (i32.add (local.get $at) (local.get $c)))
-              (f32x4.mul (v128.load (i32.add (local.get $x) (i32.add (local.get $at) (local.get $c))))
-                (call $power (local.get $n) (local.get $mode))))
+              (f32x4.mul (v128.load (i32.add (local.get $x) (i32.add (local.get $at) (local.get $c)))) (local.get $power)))
             (local.set $c (i32.add (local.get $c) (i32.const 16)))
             (br $channel)))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $pixel))))
 
   ;; dx_k = dy_k * n_k^-beta + scale * x_k * sum over |d - k| <= radius of dy_d * y_d / n_d,
-  ;; scale = -2 * alpha * beta (tfjs's cpu LRNGrad, regrouped per pixel).
+  ;; scale = -2 * alpha * beta (tfjs's cpu LRNGrad, regrouped per pixel). One division per
+  ;; vector: q = 1 / n, n^-0.75 = sqrt(q * sqrt(q)), n^-0.5 = sqrt(q), and dy * y / n = dy * y * q.
   (func (export "lrnGrad")
     (param $x i32) (param $y i32) (param $dy i32) (param $dx i32) (param $pixels i32)
     (param $channels i32) (param $radius i32) (param $bias f32) (param $alpha f32) (param $scale f32)
     (param $mode i32) (param $scratch i32)
     (local $p i32) (local $c i32) (local $bytes i32) (local $taps i32) (local $row i32)
     (local $terms i32) (local $termRow i32) (local $powers i32) (local $stride i32)
-    (local $vbias v128) (local $valpha v128) (local $vscale v128) (local $n v128) (local $at i32)
-    (local $i i32)
+    (local $vbias v128) (local $valpha v128) (local $vscale v128) (local $q v128) (local $at i32)
+    (local $i i32) (local $w i32) (local $five i32) (local $sum v128)
     (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
     (local.set $taps (i32.add (i32.shl (local.get $radius) (i32.const 1)) (i32.const 1)))
+    (local.set $five (i32.eq (local.get $taps) (i32.const 5)))
     ;; Each scratch row holds channels + 2 * radius + 4 floats (16-byte multiple not needed).
     (local.set $stride (i32.shl (i32.add (local.get $channels) (i32.add (i32.shl (local.get $radius) (i32.const 1)) (i32.const 4))) (i32.const 2)))
     (local.set $row (i32.add (local.get $scratch) (i32.shl (local.get $radius) (i32.const 2))))
@@ -108,13 +116,24 @@
           (loop $norm
             (br_if $normsDone (i32.ge_u (local.get $c) (local.get $bytes)))
             (local.set $i (i32.add (local.get $at) (local.get $c)))
-            (local.set $n (f32x4.add (local.get $vbias)
-              (f32x4.mul (local.get $valpha) (call $window (i32.add (local.get $scratch) (local.get $c)) (local.get $taps)))))
-            (v128.store (i32.add (local.get $powers) (local.get $c)) (call $power (local.get $n) (local.get $mode)))
+            (local.set $w (i32.add (local.get $scratch) (local.get $c)))
+            (if (local.get $five)
+              (then
+                (local.set $sum (f32x4.add (f32x4.add (f32x4.add (f32x4.add
+                  (v128.load (local.get $w)) (v128.load offset=4 (local.get $w)))
+                  (v128.load offset=8 (local.get $w))) (v128.load offset=12 (local.get $w)))
+                  (v128.load offset=16 (local.get $w)))))
+              (else (local.set $sum (call $window (local.get $w) (local.get $taps)))))
+            (local.set $q (f32x4.div (v128.const f32x4 1 1 1 1)
+              (f32x4.add (local.get $vbias) (f32x4.mul (local.get $valpha) (local.get $sum)))))
+            (v128.store (i32.add (local.get $powers) (local.get $c))
+              (if (result v128) (i32.eqz (local.get $mode))
+                (then (f32x4.sqrt (f32x4.mul (local.get $q) (f32x4.sqrt (local.get $q)))))
+                (else (f32x4.sqrt (local.get $q)))))
             (v128.store (i32.add (local.get $termRow) (local.get $c))
-              (f32x4.div
+              (f32x4.mul
                 (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (v128.load (i32.add (local.get $y) (local.get $i))))
-                (local.get $n)))
+                (local.get $q)))
             (local.set $c (i32.add (local.get $c) (i32.const 16)))
             (br $norm)))
         (local.set $c (i32.const 0))
@@ -122,12 +141,19 @@
           (loop $grad
             (br_if $gradsDone (i32.ge_u (local.get $c) (local.get $bytes)))
             (local.set $i (i32.add (local.get $at) (local.get $c)))
+            (local.set $w (i32.add (local.get $terms) (local.get $c)))
+            (if (local.get $five)
+              (then
+                (local.set $sum (f32x4.add (f32x4.add (f32x4.add (f32x4.add
+                  (v128.load (local.get $w)) (v128.load offset=4 (local.get $w)))
+                  (v128.load offset=8 (local.get $w))) (v128.load offset=12 (local.get $w)))
+                  (v128.load offset=16 (local.get $w)))))
+              (else (local.set $sum (call $window (local.get $w) (local.get $taps)))))
             (v128.store (i32.add (local.get $dx) (local.get $i))
               (f32x4.add
                 (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (v128.load (i32.add (local.get $powers) (local.get $c))))
                 (f32x4.mul (local.get $vscale)
-                  (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $i)))
-                    (call $window (i32.add (local.get $terms) (local.get $c)) (local.get $taps))))))
+                  (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $sum)))))
             (local.set $c (i32.add (local.get $c) (i32.const 16)))
             (br $grad)))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
