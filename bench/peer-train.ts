@@ -6,7 +6,7 @@
  *       [--lr 0.01] [--lr-steps 6] [--data .bench-data/grey28] [--workers N] [--torch-threads N]
  *       [--model alexnet-small|alexnet] [--size 28] [--steps 10] [--json]
  *
- * `train` (default): `patchstream train --model alexnet-small --rescale 32 --crop 28 --cache memory
+ * `train` (default; builds dist/ first): `patchstream train --model alexnet-small --rescale 32 --crop 28 --cache memory
  * --backend wasm` against bench/peer/torch_alexnet_small.py on the 3,000 28x28 grey digits of
  * scripts/make-grey28.mjs (2,400 train, 600 val; generated on first use). Per run: the median
  * images/s of epochs 2.. (epoch 1 also decodes and caches; PyTorch decodes before its clock
@@ -55,6 +55,13 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Arra
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+// The patchstream runs start bin/patchstream.js, which runs dist/: build it first, so the figures
+// are for the code in src/ and not for a stale build.
+if (values.mode === 'train') {
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  if (build.status !== 0) throw new Error(`npm run build exited with ${build.status ?? build.signal}:\n${build.stderr}`);
 }
 
 const torchCheck = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });

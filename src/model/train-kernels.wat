@@ -159,14 +159,6 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $pixel))))
 
-  ;; Adds dy (one lane) to dx at byte offset $where, unless $where is negative (no maximum).
-  (func $scatter (param $dx i32) (param $where i32) (param $value f32)
-    (local $at i32)
-    (if (i32.ge_s (local.get $where) (i32.const 0))
-      (then
-        (local.set $at (i32.add (local.get $dx) (local.get $where)))
-        (f32.store (local.get $at) (f32.add (f32.load (local.get $at)) (local.get $value))))))
-
   ;; Max-pool gradient of `images` NHWC images: each output's dy goes to the first maximum of its
   ;; window in row-major order (tfjs's cpu rule); a window without one (all NaN) drops it. dx
   ;; is zeroed here first. $geometry points at 10 i32s: inHeight, inWidth, outHeight,
@@ -179,7 +171,7 @@
     (local $b i32) (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32) (local $c i32)
     (local $y0 i32) (local $y1 i32) (local $x0 i32) (local $x1 i32) (local $top i32) (local $left i32)
     (local $bytes i32) (local $rowBytes i32) (local $image i32) (local $offset i32) (local $dyAt i32)
-    (local $best v128) (local $where v128) (local $v v128) (local $m v128) (local $g v128)
+    (local $best v128) (local $where v128) (local $v v128) (local $m v128) (local $g v128) (local $t i32)
     (local.set $inH (i32.load offset=0 (local.get $geometry)))
     (local.set $inW (i32.load offset=4 (local.get $geometry)))
     (local.set $outH (i32.load offset=8 (local.get $geometry)))
@@ -244,10 +236,27 @@
                         (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
                         (br $windowRow)))
                     (local.set $g (v128.load (i32.add (local.get $dyAt) (local.get $c))))
-                    (call $scatter (local.get $dx) (i32x4.extract_lane 0 (local.get $where)) (f32x4.extract_lane 0 (local.get $g)))
-                    (call $scatter (local.get $dx) (i32x4.extract_lane 1 (local.get $where)) (f32x4.extract_lane 1 (local.get $g)))
-                    (call $scatter (local.get $dx) (i32x4.extract_lane 2 (local.get $where)) (f32x4.extract_lane 2 (local.get $g)))
-                    (call $scatter (local.get $dx) (i32x4.extract_lane 3 (local.get $where)) (f32x4.extract_lane 3 (local.get $g)))
+                    ;; Each lane's dy to its maximum (inlined: V8 does not inline wasm calls here).
+                    (local.set $t (i32x4.extract_lane 0 (local.get $where)))
+                    (if (i32.ge_s (local.get $t) (i32.const 0))
+                      (then
+                        (local.set $t (i32.add (local.get $dx) (local.get $t)))
+                        (f32.store (local.get $t) (f32.add (f32.load (local.get $t)) (f32x4.extract_lane 0 (local.get $g))))))
+                    (local.set $t (i32x4.extract_lane 1 (local.get $where)))
+                    (if (i32.ge_s (local.get $t) (i32.const 0))
+                      (then
+                        (local.set $t (i32.add (local.get $dx) (local.get $t)))
+                        (f32.store (local.get $t) (f32.add (f32.load (local.get $t)) (f32x4.extract_lane 1 (local.get $g))))))
+                    (local.set $t (i32x4.extract_lane 2 (local.get $where)))
+                    (if (i32.ge_s (local.get $t) (i32.const 0))
+                      (then
+                        (local.set $t (i32.add (local.get $dx) (local.get $t)))
+                        (f32.store (local.get $t) (f32.add (f32.load (local.get $t)) (f32x4.extract_lane 2 (local.get $g))))))
+                    (local.set $t (i32x4.extract_lane 3 (local.get $where)))
+                    (if (i32.ge_s (local.get $t) (i32.const 0))
+                      (then
+                        (local.set $t (i32.add (local.get $dx) (local.get $t)))
+                        (f32.store (local.get $t) (f32.add (f32.load (local.get $t)) (f32x4.extract_lane 3 (local.get $g))))))
                     (local.set $c (i32.add (local.get $c) (i32.const 16)))
                     (br $channelLoop)))
                 (local.set $dyAt (i32.add (local.get $dyAt) (local.get $bytes)))
