@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../src/model/alexnet.js';
 import { registerSgdKernel, SGD_MOMENTUM_KERNEL } from '../../src/model/sgd-kernel.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { Sgd, trainableVariables } from '../../src/train/sgd.js';
-import { simdKernelHelperCalls, simdKernelHelperReady, simdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
+import { setSimdKernelHelper, simdKernelHelperCalls, simdKernelHelperReady, simdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
 
 // Tolerance: the kernel rounds to float32 once, the op sequence after each of ~5 ops; measured
 // differences are a few float32 ulps, so max |fused - ops| / max |ops| < 1e-6.
@@ -13,7 +13,11 @@ const TOLERANCE = 1e-6;
 beforeAll(async () => {
   await selectBackend('wasm');
   registerSgdKernel(tf);
+  // The helper thread takes part in every chunked call (asserted below), not only when it wakes in time.
+  setSimdKernelHelper(true, { waitForHelper: true });
 });
+
+afterAll(() => setSimdKernelHelper(true));
 
 function relativeError(actual: Float32Array, expected: Float32Array): number {
   expect(actual.length).toBe(expected.length);

@@ -40,7 +40,8 @@ async function on(backend: 'cpu' | 'wasm', compute: () => tf.Tensor[]): Promise<
 
 async function onWasm(path: (typeof PATHS)[number], compute: () => tf.Tensor[], splits: boolean): Promise<Float32Array[]> {
   setSimdTrainingKernels(path.simd);
-  setSimdKernelHelper(path.helper);
+  // waitForHelper: the helper takes part in every call of two or more chunks, not only when it wakes in time.
+  setSimdKernelHelper(path.helper, { waitForHelper: true });
   try {
     expect(await tf.setBackend('wasm')).toBe(true);
     const shared = simdTrainingKernels(tf) === 'shared';

@@ -1,18 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../src/model/alexnet.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels, restoreCpuKernels } from '../../src/model/wasm-kernels.js';
-import { simdKernelHelperCalls, simdKernelHelperReady, simdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
+import { setSimdKernelHelper, simdKernelHelperCalls, simdKernelHelperReady, simdTrainingKernels } from '../../src/model/wasm-fast-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
 
 beforeAll(async () => {
   // Registers the kernels and initialises wasm with the binaries from node_modules.
   await selectBackend('wasm');
-  // The SIMD kernels' helper thread (threaded build only) is running before the first case.
+  // The SIMD kernels' helper thread (threaded build only) is running before the first case,
+  // and takes part in every call of two or more chunks (the helper-call assertions below).
+  setSimdKernelHelper(true, { waitForHelper: true });
   await simdKernelHelperReady(tf);
 });
+
+afterAll(() => setSimdKernelHelper(true));
 
 /** Runs `compute` on one backend and returns its results as plain arrays; tensors are freed. */
 async function on(backend: Backend, compute: () => tf.Tensor[]): Promise<Float32Array[]> {
