@@ -66,9 +66,10 @@ export function chunkArgs(call: ChunkedCall, j: number, onHelper: boolean): numb
 
 // Control block, Int32 words: [0] generation (one per shared call; the worker sleeps on it),
 // [1] command (kernel number), [2] argument count, [3] chunks the worker finished this call,
-// [4] 1 once the worker failed; then a BigInt64 claim word, (generation << 16) | next chunk,
-// which both threads advance with compareExchange, so a worker that wakes after its call is
-// over cannot claim a chunk of it (nor of a later call, with the older call's arguments); then
+// [4] 1 once the worker failed; then a BigInt64 claim word, (generation << 16) | next chunk
+// (all 32 bits of the generation), which both threads advance with compareExchange, so a
+// worker that wakes after its call is over cannot claim a chunk of it (nor of a later call,
+// with the older call's arguments); then
 // float64s: the arguments (MAX_ARGS), their strides (MAX_ARGS), the count's index, the total,
 // the chunk size, the override's index (-1: none) and value. Every i32 and f32 argument is
 // exact in a float64.
@@ -98,7 +99,7 @@ for (;;) {
   for (let i = 0; i < n; i++) args[i] = f[i];
   const strides = new Array(n);
   for (let i = 0; i < n; i++) strides[i] = f[${MAX_ARGS} + i];
-  const tag = BigInt(generation & 0xffff) << 16n;
+  const tag = BigInt(generation >>> 0) << 16n;
   for (;;) {
     // Claim the next chunk of this generation's call, if it is still running and has one left.
     const current = Atomics.load(claimWord, 0);
@@ -207,7 +208,7 @@ export class KernelHelper {
     const floats = this.#floats;
     try {
       this.#generation = (this.#generation + 1) | 0;
-      const tag = BigInt(this.#generation & 0xffff) << 16n;
+      const tag = BigInt(this.#generation >>> 0) << 16n;
       floats.fill(0);
       floats.set(call.args, 0);
       floats.set(call.strides, MAX_ARGS);
