@@ -711,4 +711,25 @@
               (v128.and (f32x4.ne (local.get $v) (local.get $v)) (v128.const f32x4 nan nan nan nan)))))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
         (br $next))))
+
+  ;; A bias add: out[r, c] = x[r, c] + bias[c] over $rows rows of $cols floats ($cols a multiple
+  ;; of 4), the same float32 additions as tfjs's broadcasting Add.
+  (func (export "biasAdd") (param $x i32) (param $bias i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $cols) (i32.const 2)))
+    (block $rowsDone
+      (loop $row
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $colsDone
+          (loop $col
+            (br_if $colsDone (i32.ge_u (local.get $c) (local.get $bytes)))
+            (v128.store (i32.add (local.get $out) (local.get $c))
+              (f32x4.add (v128.load (i32.add (local.get $x) (local.get $c))) (v128.load (i32.add (local.get $bias) (local.get $c)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $col)))
+        (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+        (local.set $out (i32.add (local.get $out) (local.get $bytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
 )

@@ -23,7 +23,8 @@
  *   layer's weight gradient, `x^T dy`) as a Transpose first, since tfjs-wasm runs only the
  *   untransposed case on XNNPACK and every other on a scalar loop.
  * - `Sum` over leading axes (bias gradients) as SIMD column sums; `SplitV` and `Concat` as
- *   `memory.copy` runs; `Identity` sharing data instead of copying it.
+ *   `memory.copy` runs; `Identity` sharing data instead of copying it; `Add` of a bias along
+ *   the last axis as one SIMD pass (tfjs's broadcasting Add is a scalar loop).
  * - The filter gradient ({@link simdConv2DBackpropFilter}, used by wasm-kernels.ts) and the
  *   SGD update ({@link simdSgdMomentum}, used by sgd-kernel.ts).
  * - The ReLU gradient as one kernel, {@link RELU_GRAD_KERNEL} (see {@link registerReluGradient}),
@@ -96,6 +97,7 @@ interface SimdKernels {
   matMulNN(a: number, b: number, out: number, m: number, k: number, count: number, stride: number): void;
   sgdMomentum(w: number, v: number, g: number, nextV: number, nextW: number, count: number, lr: number, momentum: number, decay: number): void;
   reluGrad(dy: number, x: number, dx: number, count: number): void;
+  biasAdd(x: number, bias: number, out: number, rows: number, cols: number): void;
 }
 
 let simdEnabled = true;
@@ -276,6 +278,7 @@ export function registerFastWasmKernels(tf: Tfjs): string[] {
     [tf.SplitV, 'row copies', (builtIn) => rowCopySplit(tf, builtIn)],
     [tf.Concat, 'row copies', (builtIn) => rowCopyConcat(tf, builtIn)],
     [tf.Identity, 'shares data', (builtIn) => sharingIdentity(builtIn)],
+    [tf.Add, 'SIMD bias add', (builtIn) => biasAdd(tf, builtIn)],
   ];
   for (const [name, label, wrap] of wrappers) {
     const builtIn = tf.getKernel(name, BACKEND);
@@ -792,6 +795,50 @@ function rowCopyConcat(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
       if (bytes > 0 && rows > 0) simd.copyRows(heapOffset(backend, info), target + offset, rows, bytes, bytes, outRowBytes);
       offset += bytes;
     }
+    return out;
+  });
+}
+
+/**
+ * `Add` of a float32 tensor and a bias along its last axis (shape `[C]` or `[1, ..., 1, C]`,
+ * either operand; C a multiple of 4) as one SIMD pass, in chunks of rows shared with the helper
+ * thread. tfjs-wasm's broadcasting Add took 1.0 ms for conv1's [64, 28, 28, 32] output, against
+ * 0.55 for an Add of two same-shape tensors. The same float32 additions, so the same bits.
+ * Every other Add goes to the built-in kernel.
+ */
+function biasAdd(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
+  return wrapBuiltIn(builtIn, (args, original) => {
+    const { a, b } = args.inputs as NamedTensorInfoMap;
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const simd = simdKernelsOn(backend);
+    if (simd === undefined || a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
+    const isBiasOf = (bias: TensorInfo, x: TensorInfo): boolean => {
+      const cols = x.shape.at(-1);
+      return (
+        x.shape.length >= 2 &&
+        bias.shape.length <= x.shape.length &&
+        bias.shape.at(-1) === cols &&
+        bias.shape.slice(0, -1).every((side) => side === 1)
+      );
+    };
+    const [x, bias] = isBiasOf(b, a) ? [a, b] : isBiasOf(a, b) ? [b, a] : [undefined, undefined];
+    if (x === undefined || bias === undefined) return original(args);
+    const cols = x.shape.at(-1) as number;
+    const rows = tf.util.sizeFromShape(x.shape) / Math.max(cols, 1);
+    if (cols % 4 !== 0 || rows === 0 || cols === 0) return original(args);
+    const out = backend.makeOutput(x.shape.slice(), 'float32');
+    chunked(
+      backend,
+      {
+        kernel: 'biasAdd',
+        args: [heapOffset(backend, x), heapOffset(backend, bias), heapOffset(backend, out), rows, cols],
+        strides: [cols * 4, 0, cols * 4, 0, 0],
+        countIndex: 3,
+        total: rows,
+        chunk: chunkSize(rows, Math.max(1, Math.ceil(65536 / cols))),
+      },
+      (...chunkArgs) => simd.biasAdd(...(chunkArgs as Parameters<SimdKernels['biasAdd']>)),
+    );
     return out;
   });
 }

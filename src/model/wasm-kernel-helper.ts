@@ -21,7 +21,7 @@
 import { Worker } from 'node:worker_threads';
 
 /** Kernels the helper can run, by command number (1-based: 0 means idle). */
-export const HELPER_KERNELS = ['lrn', 'lrnGrad', 'maxPoolGrad', 'filterGrad', 'matMulBT', 'matMulNN', 'sgdMomentum', 'reluGrad'] as const;
+export const HELPER_KERNELS = ['lrn', 'lrnGrad', 'maxPoolGrad', 'filterGrad', 'matMulBT', 'matMulNN', 'sgdMomentum', 'reluGrad', 'biasAdd'] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
 const MAX_ARGS = 16;

@@ -71,6 +71,17 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
   return diff / magnitude;
 }
 
+/**
+ * Element-wise the same values (Object.is: NaN equals NaN, -0 differs from 0), failing with the
+ * first difference: toEqual on arrays of 400,000 floats spends minutes building its diff.
+ */
+function expectSame(actual: ArrayLike<number>, expected: ArrayLike<number>, label = 'values'): void {
+  expect(actual.length, `${label}: length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) expect.fail(`${label}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+  }
+}
+
 const normal = (shape: number[], seed: number): tf.Tensor => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
 interface LrnCase {
@@ -123,7 +134,7 @@ describe('registerFastWasmKernels()', () => {
     const names = fastWasmKernels(tf).map((k) => k.kernelName);
     expect(names).toEqual(['LRN', 'LRNGrad', 'MaxPoolGrad', RELU_GRAD_KERNEL]);
     expect(registerFastWasmKernels(tf)).toEqual([]);
-    for (const name of [...names, 'BatchMatMul', 'Sum', 'SplitV', 'Concat', 'Identity']) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+    for (const name of [...names, 'BatchMatMul', 'Sum', 'SplitV', 'Concat', 'Identity', 'Add']) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
 
   for (const path of PATHS) for (const c of LRN_CASES) {
@@ -254,8 +265,8 @@ describe('registerFastWasmKernels()', () => {
       const cpu = await on('cpu', compute);
       const wasm = await on('wasm', compute);
       expect(wasm.length).toBe(cpu.length);
-      wasm.forEach((values, index) => expect(Array.from(values), `output ${index}`).toEqual(Array.from(cpu[index]!)));
-      expect(Array.from(wasm.at(-3)!)).toEqual(Array.from(wasm.at(-1)!));
+      wasm.forEach((values, index) => expectSame(values, cpu[index]!, `output ${index}`));
+      expectSame(wasm.at(-3)!, wasm.at(-1)!);
     });
   }
 
@@ -281,7 +292,34 @@ describe('registerFastWasmKernels()', () => {
       const cpu = await on('cpu', compute);
       expect(tf.getKernel(RELU_GRAD_KERNEL, 'cpu')).toBeUndefined();
       const wasm = await onWasm(path, compute, shape[0] === 64);
-      expect(Array.from(wasm[0]!)).toEqual(Array.from(cpu[0]!));
+      expectSame(wasm[0]!, cpu[0]!);
+    });
+  }
+
+  // conv1's bias add at batch 16 (split with the helper), either operand order, a [1, 1, C]
+  // bias, a dense layer's, and shapes the SIMD pass leaves to tfjs (C not a multiple of 4, a
+  // bias on another axis, two full tensors).
+  const BIAS_CASES: Array<{ x: number[]; bias: number[]; biasFirst?: boolean; splits?: boolean }> = [
+    { x: [16, 28, 28, 32], bias: [32], splits: true },
+    { x: [16, 28, 28, 32], bias: [32], biasFirst: true, splits: true },
+    { x: [2, 5, 5, 8], bias: [1, 1, 8] },
+    { x: [64, 256], bias: [256] },
+    { x: [2, 5, 5, 6], bias: [6] },
+    { x: [4, 8], bias: [4, 1] },
+    { x: [3, 4], bias: [3, 4] },
+  ];
+  for (const path of PATHS) for (const c of BIAS_CASES) {
+    it(`Add (${path.name} on wasm, bias add) - the same bits as cpu for [${c.x}] + [${c.bias}]${c.biasFirst ? ', bias first' : ''}`, async () => {
+      const compute = (): tf.Tensor[] => {
+        const x = normal(c.x, 71);
+        const bias = normal(c.bias, 72);
+        const sum = c.biasFirst ? tf.add(bias, x) : tf.add(x, bias);
+        tf.dispose([x, bias]);
+        return [sum];
+      };
+      const cpu = await on('cpu', compute);
+      const wasm = await onWasm(path, compute, c.splits === true);
+      expectSame(wasm[0]!, cpu[0]!);
     });
   }
 
@@ -308,7 +346,7 @@ describe('registerFastWasmKernels()', () => {
     };
     const withHelper = await onWasm(PATHS[0], compute, true);
     const alone = await onWasm(PATHS[1], compute, false);
-    expect(Array.from(alone[0]!)).toEqual(Array.from(withHelper[0]!));
+    expectSame(alone[0]!, withHelper[0]!);
   });
 
   it('Identity (wasm, shared data) - a clone keeps its values after the original is disposed, and frees nothing twice', async () => {
