@@ -4,7 +4,10 @@
  * largest first, with its share of the step. On wasm and cpu the kernels run synchronously, so
  * their times add up to (nearly) the step's wall time.
  *
- *   npx tsx bench/train-profile.ts [--backend wasm] [--model alexnet-small] [--size 28] [--batch 64] [--steps 3] [--top 20] [--json]
+ *   npx tsx bench/train-profile.ts [--backend wasm] [--model alexnet-small] [--size 28] [--batch 64] [--steps 3] [--top 20] [--by-shape] [--json]
+ *
+ * `--by-shape` keeps calls of one kernel with different input shapes apart (e.g. each layer's
+ * convolution), named `Kernel [shape] [shape]`.
  *
  * PATCHSTREAM_WASM_THREADS=1 profiles the single-threaded wasm binary. On wasm the profile starts
  * once the SIMD kernels' helper thread is running (as it is after a training run's first step).
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '3' },
     top: { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
+    'by-shape': { type: 'boolean', default: false },
   },
 });
 const model = values.model as ModelName;
@@ -58,10 +62,11 @@ for (let i = 0; i < steps; i++) {
   const info = await tf.profile(step);
   wall += performance.now() - started;
   for (const kernel of info.kernels) {
-    const entry = totals.get(kernel.name) ?? { ms: 0, calls: 0 };
+    const key = values['by-shape'] ? `${kernel.name} ${kernel.inputShapes.map((shape) => `[${shape}]`).join(' ')}` : kernel.name;
+    const entry = totals.get(key) ?? { ms: 0, calls: 0 };
     entry.ms += (await kernel.kernelTimeMs) as number;
     entry.calls += 1;
-    totals.set(kernel.name, entry);
+    totals.set(key, entry);
   }
 }
 const rows = [...totals.entries()]
@@ -73,6 +78,6 @@ if (values.json) {
 } else {
   console.log(`${detail}\n${model} ${size} px, batch ${batch}: ${(wall / steps).toFixed(0)} ms per profiled step (wall), kernels ${kernelMs.toFixed(0)} ms; unprofiled step median ${plainMs.toFixed(0)} ms`);
   for (const row of rows.slice(0, Number(values.top))) {
-    console.log(`${row.kernel.padEnd(24)} ${row.msPerStep.toFixed(1).padStart(8)} ms ${((row.msPerStep / kernelMs) * 100).toFixed(1).padStart(5)}%  ${String(row.callsPerStep).padStart(4)} calls`);
+    console.log(`${row.kernel.padEnd(values['by-shape'] ? 56 : 24)} ${row.msPerStep.toFixed(1).padStart(8)} ms ${((row.msPerStep / kernelMs) * 100).toFixed(1).padStart(5)}%  ${String(row.callsPerStep).padStart(4)} calls`);
   }
 }
