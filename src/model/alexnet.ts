@@ -148,34 +148,23 @@ export function createModel(tf: Tfjs, options: ModelOptions): LayersModel {
         layer = tf.layers.zeroPadding2d({ name: spec.name, padding: spec.padding as number, ...inputShape() });
         break;
       case 'conv':
-        if ((spec.groups ?? 1) > 1) {
-          layer = new GroupedConv2D({
-            name: spec.name,
-            filters: spec.filters as number,
-            kernelSize: spec.kernelSize as number,
-            strides: spec.strides ?? 1,
-            padding: spec.padding as 'same' | 'valid',
-            groups: spec.groups ?? 1,
-            activation: spec.activation ?? 'linear',
-            init: init === 'he' ? 'he' : 'normal',
-            kernelStddev: 0.01,
-            biasValue,
-            ...(layerSeed === undefined ? {} : { seed: layerSeed }),
-            ...inputShape(),
-          }) as unknown as Layer;
-        } else {
-          layer = tf.layers.conv2d({
-            name: spec.name,
-            filters: spec.filters as number,
-            kernelSize: spec.kernelSize as number,
-            strides: spec.strides ?? 1,
-            padding: spec.padding as 'same' | 'valid',
-            activation: spec.activation ?? 'linear',
-            kernelInitializer,
-            biasInitializer,
-            ...inputShape(),
-          });
-        }
+        // Every conv, grouped or not, is a GroupedConv2D: its ReLU runs fused with the
+        // convolution and the bias in training (tf.layers.conv2d's does not; see layers.ts).
+        // With groups 1 it draws the same initial weights as tf.layers.conv2d would.
+        layer = new GroupedConv2D({
+          name: spec.name,
+          filters: spec.filters as number,
+          kernelSize: spec.kernelSize as number,
+          strides: spec.strides ?? 1,
+          padding: spec.padding as 'same' | 'valid',
+          groups: spec.groups ?? 1,
+          activation: spec.activation ?? 'linear',
+          init: init === 'he' ? 'he' : 'normal',
+          kernelStddev: 0.01,
+          biasValue,
+          ...(layerSeed === undefined ? {} : { seed: layerSeed }),
+          ...inputShape(),
+        }) as unknown as Layer;
         break;
       case 'lrn':
         layer = new LocalResponseNormalization({ name: spec.name }) as unknown as Layer;

@@ -358,10 +358,7 @@ export function registerReluGradient(tf: Tfjs): void {
   if (reluGradientRegistered) return;
   reluGradientRegistered = true;
   type Tensor = ReturnType<Tfjs['tensor']>;
-  const gradient = (dy: Tensor, x: Tensor): Tensor =>
-    tf.getKernel(RELU_GRAD_KERNEL, tf.getBackend()) === undefined
-      ? tf.mul(dy, tf.cast(tf.step(x), 'float32'))
-      : (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x }, {}) as Tensor);
+  const gradient = (dy: Tensor, x: Tensor): Tensor => reluGradient(tf, dy, x);
   tf.registerGradient({
     kernelName: tf.Relu,
     inputsToSave: ['x'],
@@ -375,6 +372,17 @@ export function registerReluGradient(tf: Tfjs): void {
       x: () => tf.zerosLike(saved[0] as Tensor),
     }),
   });
+}
+
+/**
+ * `dy * step(x)`: the gradient of a ReLU from its input x, or equally from its output (ReLU's
+ * output is positive exactly where its input is). One {@link RELU_GRAD_KERNEL} call on backends
+ * that register it, tfjs's `Step`, `Cast` and `Multiply` elsewhere.
+ */
+export function reluGradient<T extends ReturnType<Tfjs['tensor']>>(tf: Tfjs, dy: T, x: T): T {
+  return tf.getKernel(RELU_GRAD_KERNEL, tf.getBackend()) === undefined
+    ? (tf.mul(dy, tf.cast(tf.step(x), 'float32')) as T)
+    : (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x }, {}) as T);
 }
 
 function reluGrad(inputs: NamedTensorInfoMap, backend: WasmHeapBackend): TensorInfo {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { layerClasses, setDropoutStep } from '../../src/model/layers.js';
+import { selectBackend } from '../../src/model/backend.js';
+import { RELU_GRAD_KERNEL } from '../../src/model/wasm-fast-kernels.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -59,6 +61,78 @@ describe('layerClasses()', () => {
     expect(Math.min(...y.dataSync())).toBeGreaterThanOrEqual(0);
     tf.dispose([x, y]);
     layer.dispose();
+  });
+
+  // A ReLU GroupedConv2D runs as one custom-gradient op (FusedConv2D forward; ReLU gradient,
+  // Conv2DBackpropInput/Filter and a bias sum backward): output and all three gradients must be
+  // those of the unfused composition relu(conv2d + bias), on cpu and on wasm (where XNNPACK adds
+  // the bias inside the convolution, so the sums round differently: relative 1e-5).
+  const FUSED_CASES = [
+    { x: [2, 7, 7, 4], filters: 8, kernelSize: 3, strides: 1, padding: 'same', groups: 1 },
+    { x: [2, 9, 8, 4], filters: 8, kernelSize: 3, strides: 2, padding: 'valid', groups: 2 },
+    { x: [3, 12, 12, 3], filters: 16, kernelSize: 5, strides: 1, padding: 'same', groups: 1 },
+  ] as const;
+  for (const backend of ['cpu', 'wasm'] as const) for (const c of FUSED_CASES) {
+    it(`GroupedConv2D (relu, ${backend}) - output and x/kernel/bias gradients equal relu(conv2d + bias) for x [${c.x}], ${c.kernelSize}x${c.kernelSize}/${c.strides} ${c.padding}, ${c.groups} group(s)`, async () => {
+      await selectBackend(backend);
+      try {
+        const { GroupedConv2D } = layerClasses(tf);
+        const layer = new GroupedConv2D({ filters: c.filters, kernelSize: c.kernelSize, strides: c.strides, padding: c.padding, groups: c.groups, activation: 'relu', seed: 5, kernelStddev: 0.3 });
+        const x = tf.variable(tf.randomNormal([...c.x], 0, 1, 'float32', 8));
+        layer.apply(x);
+        // Biases of both signs, so the ReLU clamps some channels more than others.
+        const kernel = layer.trainableWeights[0]!.read() as tf.Variable;
+        const bias = layer.trainableWeights[1]!.read() as tf.Variable;
+        bias.assign(tf.randomNormal([c.filters], 0, 0.5, 'float32', 9));
+        const reference = (): tf.Scalar => {
+          // (tfjs's SplitV gradient fails for a single split: one group is a plain conv2d.)
+          const conv = (xi: tf.Tensor, ki: tf.Tensor): tf.Tensor4D => tf.conv2d(xi as tf.Tensor4D, ki as tf.Tensor4D, c.strides, c.padding);
+          const y =
+            c.groups === 1
+              ? conv(x, kernel)
+              : tf.concat(tf.split(x, c.groups, 3).map((xi, i) => conv(xi, tf.split(kernel, c.groups, 3)[i]!)), 3);
+          return tf.sum(tf.mul(tf.relu(tf.add(y, bias)), dy));
+        };
+        const y = layer.apply(x) as tf.Tensor4D;
+        const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 10);
+        const fused = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, dy)), [x, kernel, bias]);
+        const plain = tf.variableGrads(reference, [x, kernel, bias]);
+        const relative = (a: tf.Tensor, b: tf.Tensor): number => maxAbsDiff(a.dataSync(), b.dataSync()) / Math.max(1e-6, tf.max(tf.abs(b)).dataSync()[0] as number);
+        expect(relative(fused.value, plain.value)).toBeLessThan(1e-5);
+        for (const v of [x, kernel, bias]) {
+          expect(fused.grads[v.name]!.shape, v.name).toEqual(v.shape);
+          expect(relative(fused.grads[v.name]!, plain.grads[v.name]!), v.name).toBeLessThan(1e-5);
+        }
+        // The ReLU clamped something, or the gradient test would not see the ReLU.
+        expect(Array.from(y.dataSync()).filter((v) => v === 0).length).toBeGreaterThan(0);
+        tf.dispose([x, y, dy, fused.value, plain.value, ...Object.values(fused.grads), ...Object.values(plain.grads)]);
+        layer.dispose();
+      } finally {
+        await tf.setBackend('cpu');
+      }
+    });
+  }
+
+  it('GroupedConv2D (relu, wasm) - a training step runs FusedConv2D and the ReLU gradient kernel, no separate Add, Relu or Step, and no input gradient for data', async () => {
+    await selectBackend('wasm');
+    try {
+      const { GroupedConv2D } = layerClasses(tf);
+      const layer = new GroupedConv2D({ filters: 8, kernelSize: 3, groups: 2, activation: 'relu' });
+      const x = tf.randomNormal([2, 6, 6, 4]);
+      layer.apply(x);
+      const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { kernels } = await tf.profile(() => tf.variableGrads(() => tf.sum(layer.apply(x) as tf.Tensor), weights));
+      const names = kernels.map((k) => k.name);
+      expect(names.filter((name) => name === 'FusedConv2D')).toHaveLength(2);
+      expect(names).toContain(RELU_GRAD_KERNEL);
+      expect(names.filter((name) => name === 'Conv2DBackpropFilter')).toHaveLength(2);
+      // x is data, not a variable: its gradient (the input gradient) is not computed.
+      for (const name of ['Add', 'Relu', 'Step', 'Conv2D', 'Conv2DBackpropInput']) expect(names, name).not.toContain(name);
+      x.dispose();
+      layer.dispose();
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 
   it('GroupedConv2D - refuses channel counts that do not split into the groups', () => {
