@@ -106,9 +106,9 @@ const classesByNamespace = new WeakMap<Tfjs, LayerClasses>();
  *   `x / (bias + alpha * sum of x^2 over ±depthRadius channels)^beta`, i.e.
  *   `tf.localResponseNormalization`. No weights.
  * - `GroupedConv2D` (class name `GroupedConv2D`): Caffe's `group: g` convolution as split ->
- *   conv -> concat; with `activation: 'relu'` each group is one `FusedConv2D` kernel (bias and
- *   ReLU included) with the gradient {@link registerFusedConvGradient} registers, also in
- *   training, unlike `tf.layers.conv2d`. AlexNet uses it for every conv (`groups: 1` for
+ *   conv -> concat, each group one `FusedConv2D` kernel (bias and activation included) with the
+ *   gradient {@link registerFusedConvGradient} registers, also in training, unlike
+ *   `tf.layers.conv2d`. AlexNet uses it for every conv (`groups: 1` for
  *   conv1 and conv3). One kernel of shape `[k, k, inChannels / g, filters]` (Caffe's weight blob
  *   `[filters, inChannels / g, k, k]` transposed), group i owning output channels
  *   `[i * filters / g, (i + 1) * filters / g)`, and one bias of `filters`. So conv2 of AlexNet
@@ -215,39 +215,24 @@ export function layerClasses(tf: Tfjs): LayerClasses {
         const x = single(inputs) as Tensor4D;
         const kernel = (this.#kernel as LayerVariableLike).read() as Tensor4D;
         const bias = (this.#bias as LayerVariableLike).read();
-        if (this.activation === 'relu') {
-          const convBiasRelu = (xi: Tensor4D, ki: Tensor4D, bi: Tensor): Tensor4D => this.#convBiasRelu(xi, ki, bi);
-          if (this.groups === 1) return convBiasRelu(x, kernel, bias);
-          const [xs, ks, bs] = [tf.split(x, this.groups, 3), tf.split(kernel, this.groups, 3), tf.split(bias, this.groups)];
-          return tf.concat(
-            xs.map((xi, i) => convBiasRelu(xi as Tensor4D, ks[i] as Tensor4D, bs[i] as Tensor)),
-            3,
-          );
-        }
-        let y: Tensor;
-        if (this.groups === 1) {
-          y = tf.conv2d(x, kernel, this.strides, this.padding);
-        } else {
-          const xs = tf.split(x, this.groups, 3);
-          const ks = tf.split(kernel, this.groups, 3);
-          y = tf.concat(
-            xs.map((xi, i) => tf.conv2d(xi as Tensor4D, ks[i] as Tensor4D, this.strides, this.padding)),
-            3,
-          );
-        }
-        return tf.add(y, bias);
+        if (this.groups === 1) return this.#fusedConv(x, kernel, bias);
+        const [xs, ks, bs] = [tf.split(x, this.groups, 3), tf.split(kernel, this.groups, 3), tf.split(bias, this.groups)];
+        return tf.concat(
+          xs.map((xi, i) => this.#fusedConv(xi as Tensor4D, ks[i] as Tensor4D, bs[i] as Tensor)),
+          3,
+        );
       });
     }
 
     /**
-     * relu(conv2d(x, kernel) + bias) for one group as the backend's `FusedConv2D` kernel (on
-     * wasm, XNNPACK adds the bias and clamps in the convolution's epilogue), with the gradient
-     * {@link registerFusedConvGradient} gives it. tfjs's own `tf.fused.conv2d` runs a separate
-     * `Add` and `Relu` whenever a gradient is being recorded, i.e. in every training step
-     * (2.3 + 1.4-2.1 ms of an alexnet-small step on wasm).
+     * activation(conv2d(x, kernel) + bias) for one group as the backend's `FusedConv2D` kernel
+     * (on wasm, XNNPACK adds the bias and clamps in the convolution's epilogue), with the
+     * gradient {@link registerFusedConvGradient} gives it. tfjs's own `tf.fused.conv2d` runs a
+     * separate `Add` and `Relu` whenever a gradient is being recorded, i.e. in every training
+     * step (2.3 + 1.4-2.1 ms of an alexnet-small step on wasm).
      */
-    #convBiasRelu(x: Tensor4D, filter: Tensor4D, bias: Tensor): Tensor4D {
-      const attrs = { strides: this.strides, pad: this.padding, dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' };
+    #fusedConv(x: Tensor4D, filter: Tensor4D, bias: Tensor): Tensor4D {
+      const attrs = { strides: this.strides, pad: this.padding, dataFormat: 'NHWC', dilations: [1, 1], activation: this.activation };
       return tf.engine().runKernel(tf.FusedConv2D, { x, filter, bias } as never, attrs as never) as Tensor4D;
     }
 

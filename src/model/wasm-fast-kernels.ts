@@ -24,7 +24,7 @@
  *   untransposed case on XNNPACK and every other on a scalar loop.
  * - `Sum` over leading axes (bias gradients) as SIMD column sums; `SplitV` and `Concat` as
  *   `memory.copy` runs; `Identity` sharing data instead of copying it; `Add` of a bias along
- *   the last axis as one SIMD pass (tfjs's broadcasting Add is a scalar loop).
+ *   the last axis as one SIMD pass (see {@link biasAdd}).
  * - The filter gradient ({@link simdConv2DBackpropFilter}, used by wasm-kernels.ts) and the
  *   SGD update ({@link simdSgdMomentum}, used by sgd-kernel.ts).
  * - The ReLU gradient as one kernel, {@link RELU_GRAD_KERNEL} (see {@link registerReluGradient}),
@@ -358,17 +358,16 @@ export function registerReluGradient(tf: Tfjs): void {
   if (reluGradientRegistered) return;
   reluGradientRegistered = true;
   type Tensor = ReturnType<Tfjs['tensor']>;
-  const gradient = (dy: Tensor, x: Tensor): Tensor => reluGradient(tf, dy, x);
   tf.registerGradient({
     kernelName: tf.Relu,
     inputsToSave: ['x'],
-    gradFunc: (dy, saved) => ({ x: () => gradient(dy as Tensor, saved[0] as Tensor) }),
+    gradFunc: (dy, saved) => ({ x: () => reluGradient(tf, dy as Tensor, saved[0] as Tensor) }),
   });
   tf.registerGradient({
     kernelName: RELU_GRAD_KERNEL,
     inputsToSave: ['x'],
     gradFunc: (ddx, saved) => ({
-      dy: () => gradient(ddx as Tensor, saved[0] as Tensor),
+      dy: () => reluGradient(tf, ddx as Tensor, saved[0] as Tensor),
       x: () => tf.zerosLike(saved[0] as Tensor),
     }),
   });
@@ -810,8 +809,8 @@ function rowCopyConcat(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
 /**
  * `Add` of a float32 tensor and a bias along its last axis (shape `[C]` or `[1, ..., 1, C]`,
  * either operand; C a multiple of 4) as one SIMD pass, in chunks of rows shared with the helper
- * thread. tfjs-wasm's broadcasting Add took 1.0 ms for conv1's [64, 28, 28, 32] output, against
- * 0.55 for an Add of two same-shape tensors. The same float32 additions, so the same bits.
+ * thread. On conv1's [64, 28, 28, 32] output: 0.47-0.78 ms against 0.94-1.23 for tfjs-wasm's
+ * broadcasting Add (bench/fused-ops.ts). The same float32 additions, so the same bits.
  * Every other Add goes to the built-in kernel.
  */
 function biasAdd(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
@@ -832,8 +831,9 @@ function biasAdd(tf: Tfjs, builtIn: KernelConfig): KernelConfig {
     const [x, bias] = isBiasOf(b, a) ? [a, b] : isBiasOf(a, b) ? [b, a] : [undefined, undefined];
     if (x === undefined || bias === undefined) return original(args);
     const cols = x.shape.at(-1) as number;
-    const rows = tf.util.sizeFromShape(x.shape) / Math.max(cols, 1);
-    if (cols % 4 !== 0 || rows === 0 || cols === 0) return original(args);
+    if (cols === 0 || cols % 4 !== 0) return original(args);
+    const rows = tf.util.sizeFromShape(x.shape) / cols;
+    if (rows === 0) return original(args);
     const out = backend.makeOutput(x.shape.slice(), 'float32');
     chunked(
       backend,

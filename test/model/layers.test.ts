@@ -63,21 +63,23 @@ describe('layerClasses()', () => {
     layer.dispose();
   });
 
-  // A ReLU GroupedConv2D runs as one custom-gradient op (FusedConv2D forward; ReLU gradient,
-  // Conv2DBackpropInput/Filter and a bias sum backward): output and all three gradients must be
-  // those of the unfused composition relu(conv2d + bias), on cpu and on wasm (where XNNPACK adds
-  // the bias inside the convolution, so the sums round differently: relative 1e-5).
+  // Each group of a GroupedConv2D is one FusedConv2D kernel with patchstream's registered
+  // gradient (ReLU gradient, Conv2DBackpropInput/Filter and a bias sum): output and all three
+  // gradients must be those of the unfused composition activation(conv2d + bias), on cpu and on
+  // wasm (where XNNPACK adds the bias inside the convolution, so the sums round differently:
+  // relative 1e-5).
   const FUSED_CASES = [
-    { x: [2, 7, 7, 4], filters: 8, kernelSize: 3, strides: 1, padding: 'same', groups: 1 },
-    { x: [2, 9, 8, 4], filters: 8, kernelSize: 3, strides: 2, padding: 'valid', groups: 2 },
-    { x: [3, 12, 12, 3], filters: 16, kernelSize: 5, strides: 1, padding: 'same', groups: 1 },
+    { x: [2, 7, 7, 4], filters: 8, kernelSize: 3, strides: 1, padding: 'same', groups: 1, activation: 'relu' },
+    { x: [2, 9, 8, 4], filters: 8, kernelSize: 3, strides: 2, padding: 'valid', groups: 2, activation: 'relu' },
+    { x: [3, 12, 12, 3], filters: 16, kernelSize: 5, strides: 1, padding: 'same', groups: 1, activation: 'relu' },
+    { x: [2, 7, 7, 4], filters: 8, kernelSize: 3, strides: 1, padding: 'same', groups: 2, activation: 'linear' },
   ] as const;
   for (const backend of ['cpu', 'wasm'] as const) for (const c of FUSED_CASES) {
-    it(`GroupedConv2D (relu, ${backend}) - output and x/kernel/bias gradients equal relu(conv2d + bias) for x [${c.x}], ${c.kernelSize}x${c.kernelSize}/${c.strides} ${c.padding}, ${c.groups} group(s)`, async () => {
+    it(`GroupedConv2D (${c.activation}, ${backend}) - output and x/kernel/bias gradients equal ${c.activation}(conv2d + bias) for x [${c.x}], ${c.kernelSize}x${c.kernelSize}/${c.strides} ${c.padding}, ${c.groups} group(s)`, async () => {
       await selectBackend(backend);
       try {
         const { GroupedConv2D } = layerClasses(tf);
-        const layer = new GroupedConv2D({ filters: c.filters, kernelSize: c.kernelSize, strides: c.strides, padding: c.padding, groups: c.groups, activation: 'relu', seed: 5, kernelStddev: 0.3 });
+        const layer = new GroupedConv2D({ filters: c.filters, kernelSize: c.kernelSize, strides: c.strides, padding: c.padding, groups: c.groups, activation: c.activation, seed: 5, kernelStddev: 0.3 });
         const x = tf.variable(tf.randomNormal([...c.x], 0, 1, 'float32', 8));
         layer.apply(x);
         // Biases of both signs, so the ReLU clamps some channels more than others.
@@ -91,7 +93,8 @@ describe('layerClasses()', () => {
             c.groups === 1
               ? conv(x, kernel)
               : tf.concat(tf.split(x, c.groups, 3).map((xi, i) => conv(xi, tf.split(kernel, c.groups, 3)[i]!)), 3);
-          return tf.sum(tf.mul(tf.relu(tf.add(y, bias)), dy));
+          const z = tf.add(y, bias);
+          return tf.sum(tf.mul(c.activation === 'relu' ? tf.relu(z) : z, dy));
         };
         const y = layer.apply(x) as tf.Tensor4D;
         const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 10);
@@ -103,8 +106,10 @@ describe('layerClasses()', () => {
           expect(fused.grads[v.name]!.shape, v.name).toEqual(v.shape);
           expect(relative(fused.grads[v.name]!, plain.grads[v.name]!), v.name).toBeLessThan(1e-5);
         }
-        // The ReLU clamped something, or the gradient test would not see the ReLU.
-        expect(Array.from(y.dataSync()).filter((v) => v === 0).length).toBeGreaterThan(0);
+        // The ReLU clamped something, or the gradient test would not see the ReLU (and linear did not).
+        const zeros = Array.from(y.dataSync()).filter((v) => v === 0).length;
+        if (c.activation === 'relu') expect(zeros).toBeGreaterThan(0);
+        else expect(zeros).toBe(0);
         tf.dispose([x, y, dy, fused.value, plain.value, ...Object.values(fused.grads), ...Object.values(plain.grads)]);
         layer.dispose();
       } finally {
